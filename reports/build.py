@@ -1,0 +1,248 @@
+"""Build `RUN_DIR/report/index.html` and its PNG figures from a run's saved artifacts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import tomllib
+from pathlib import Path
+
+import jinja2
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from data_prep.errors import InputError
+from reports import plots
+
+TEMPLATES = Path(__file__).parent / "templates"
+METRIC_KEYS = ("auc_macro", "f1_weighted", "f1_macro", "accuracy", "precision_weighted", "recall_weighted")
+
+
+def _read_json(path: Path):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _save(fig, folder: Path, name: str) -> str:
+    fig.savefig(folder / name, dpi=100)
+    plt.close(fig)
+    return name
+
+
+def _fmt(value, digits=4):
+    return "n/a" if value is None or (isinstance(value, float) and value != value) else f"{value:.{digits}f}"
+
+
+def load_run(run_dir: Path) -> dict:
+    """Read every artifact a report uses; missing later stages give empty entries.
+
+    Raises:
+        InputError: No data stage output in `run_dir`.
+    """
+    run_dir = Path(run_dir)
+    summary = _read_json(run_dir / "data" / "summary.json")
+    if summary is None:
+        raise InputError(f"{run_dir}: no data/summary.json; run `rnnsweep run` or `rnnsweep data` first")
+    config_path = run_dir / "config.toml"
+    trials_path = run_dir / "trials.csv"
+    models = {}
+    for folder in sorted((run_dir / "models").glob("*/")):
+        metrics = _read_json(folder / "metrics.json")
+        if metrics is None:
+            continue
+        predictions = folder / "predictions.csv"
+        models[folder.name] = {
+            "metrics": metrics,
+            "history": _read_json(folder / "history.json") or {},
+            "predictions": pd.read_csv(predictions) if predictions.is_file() else None,
+        }
+    return {
+        "run_dir": run_dir,
+        "config": tomllib.loads(config_path.read_text()) if config_path.is_file() else {},
+        "summary": summary,
+        "rows": pd.read_csv(run_dir / "data" / "rows.csv", keep_default_na=False),
+        "trials": pd.read_csv(trials_path) if trials_path.is_file() else pd.DataFrame(),
+        "models": models,
+        "baselines": _read_json(run_dir / "baselines" / "metrics.json") or {},
+    }
+
+
+def leaderboard(run: dict) -> list[dict]:
+    """Retrained models and baselines with their test figures, best macro AUC first."""
+    entries = []
+    for name, model in run["models"].items():
+        metrics = model["metrics"]
+        entries.append(
+            {"name": name, "kind": "tuned RNN", "search_score": metrics["search_score"], **{k: metrics["test"][k] for k in METRIC_KEYS}}
+        )
+    for name, splits in run["baselines"].items():
+        entries.append({"name": name, "kind": "baseline", "search_score": None, **{k: splits["test"][k] for k in METRIC_KEYS}})
+    return sorted(entries, key=lambda e: (e["auc_macro"] is None, -(e["auc_macro"] or 0), -e["f1_weighted"]))
+
+
+def verdict(board: list[dict]) -> str:
+    """One sentence: which model won, and by how much over the best baseline."""
+    tuned = [e for e in board if e["kind"] == "tuned RNN"]
+    baselines = [e for e in board if e["kind"] == "baseline"]
+    if not tuned:
+        return "No model was retrained yet: run `rnnsweep retrain` on this run directory."
+    best = tuned[0]
+    text = (
+        f"{best['name']} is the best tuned RNN: test macro AUC {_fmt(best['auc_macro'])}, "
+        f"weighted F1 {_fmt(best['f1_weighted'])}."
+    )
+    if baselines:
+        base = max(baselines, key=lambda e: e["auc_macro"] or 0)
+        d_auc = (best["auc_macro"] or 0) - (base["auc_macro"] or 0)
+        d_f1 = best["f1_weighted"] - base["f1_weighted"]
+        word = "beats" if d_auc > 0 else "does not beat"
+        text += (
+            f" It {word} the best baseline ({base['name']}: AUC {_fmt(base['auc_macro'])}, weighted F1 "
+            f"{_fmt(base['f1_weighted'])}) by {d_auc:+.4f} AUC and {d_f1:+.4f} weighted F1."
+        )
+    return text
+
+
+def _error_analysis(run: dict, board: list[dict], limit: int, compare: list[str]) -> dict:
+    models = run["models"]
+    tuned = [e["name"] for e in board if e["kind"] == "tuned RNN"]
+    if not tuned:
+        return {}
+    rows = run["rows"].set_index("row_id")
+    class_names = run["summary"]["class_names"]
+    best = models[tuned[0]]["predictions"]
+    test = best[best["split"] == "test"].copy()
+    proba = test[[f"p_{c}" for c in class_names]].to_numpy()
+    test["confidence"] = proba.max(axis=1)
+    wrong = test[test["true"] != test["predicted"]].sort_values("confidence", ascending=False).head(limit)
+    mistakes = [
+        {
+            "text": rows.loc[r.row_id, "text"],
+            "true": class_names[int(r.true)],
+            "predicted": class_names[int(r.predicted)],
+            "probability": f"{r.confidence:.3f}",
+        }
+        for r in wrong.itertuples()
+    ]
+    pair = [name for name in compare if name in models]
+    if len(pair) < 2:
+        pair = tuned[:2]
+    comparison = None
+    if len(pair) == 2:
+        a, b = (models[n]["predictions"] for n in pair)
+        a = a[a["split"] == "test"].set_index("row_id")
+        b = b[b["split"] == "test"].set_index("row_id").reindex(a.index)
+        right_a, right_b = a["true"] == a["predicted"], b["true"] == b["predicted"]
+        only = lambda mask: [  # noqa: E731
+            {"text": rows.loc[i, "text"], "true": class_names[int(a.loc[i, "true"])],
+             "a": class_names[int(a.loc[i, "predicted"])], "b": class_names[int(b.loc[i, "predicted"])]}
+            for i in a.index[mask][:limit]
+        ]  # fmt: skip
+        comparison = {
+            "a": pair[0],
+            "b": pair[1],
+            "both_right": int((right_a & right_b).sum()),
+            "only_a": int((right_a & ~right_b).sum()),
+            "only_b": int((~right_a & right_b).sum()),
+            "both_wrong": int((~right_a & ~right_b).sum()),
+            "examples_a": only(right_a & ~right_b),
+            "examples_b": only(~right_a & right_b),
+        }
+    return {"model": tuned[0], "mistakes": mistakes, "comparison": comparison}
+
+
+def build_report(run_dir: Path) -> Path:
+    """Write the run's HTML report and figures; never trains anything.
+
+    The report goes to `RUN_DIR/report/` (`index.html` plus PNGs), replacing an
+    earlier one only once the new one is complete. All inserted text is escaped.
+
+    Args:
+        run_dir: A run directory with at least its data stage done.
+
+    Returns:
+        Path of `index.html`.
+
+    Raises:
+        InputError: No data stage output in `run_dir`.
+    """
+    run_dir = Path(run_dir)
+    run = load_run(run_dir)
+    summary, trials = run["summary"], run["trials"]
+    class_names = summary["class_names"]
+    report_config = run["config"].get("report", {})
+    objective = run["config"].get("search", {}).get("objective", "val_auc")
+    scratch = Path(tempfile.mkdtemp(prefix=".report-", dir=run_dir))
+    try:
+        figures = {
+            "class_counts": _save(plots.plot_class_counts(summary["class_counts"], class_names), scratch, "data_class_counts.png"),
+            "lengths": _save(plots.plot_length_histograms(run["rows"], class_names), scratch, "data_lengths.png"),
+        }
+        search = {}
+        if not trials.empty:
+            search["spread"] = _save(plots.plot_search_scores(trials, objective), scratch, "search_spread.png")
+            search["best_so_far"] = _save(plots.plot_best_so_far(trials, objective), scratch, "search_best_so_far.png")
+            search["parameters"] = [
+                _save(plots.plot_hyperparameter(trials, column, objective), scratch, f"search_{column}.png")
+                for column in trials.columns
+                if column.startswith("hp_") and not column.startswith("hp_tuner/") and trials[column].notna().any()
+            ]
+        board = leaderboard(run)
+        architectures = []
+        for name, model in run["models"].items():
+            metrics = model["metrics"]
+            item = {"name": name, "metrics": metrics, "figures": {}}
+            history = model["history"]
+            if history.get("history"):
+                item["figures"]["curves"] = _save(
+                    plots.plot_training_curves(history["history"], best_epoch=history.get("best_epoch")),
+                    scratch, f"{name}_curves.png",
+                )  # fmt: skip
+            fig, axes = plt.subplots(1, 3, figsize=(13, 4), layout="constrained")
+            for ax, split in zip(axes, ("train", "validation", "test"), strict=True):
+                m = metrics[split]
+                plots.plot_confusion_matrix(
+                    m["confusion_matrix_normalized"], class_names, ax=ax,
+                    title=f"{split}: weighted F1 {m['f1_weighted']:.3f}, P {m['precision_weighted']:.3f}, "
+                    f"R {m['recall_weighted']:.3f}",
+                )  # fmt: skip
+            item["figures"]["confusion"] = _save(fig, scratch, f"{name}_confusion.png")
+            proportions = {
+                "train true": metrics["train"]["true_proportions"],
+                "train predicted": metrics["train"]["predicted_proportions"],
+                "validation predicted": metrics["validation"]["predicted_proportions"],
+                "test predicted": metrics["test"]["predicted_proportions"],
+            }
+            item["figures"]["proportions"] = _save(
+                plots.plot_class_proportions(proportions, class_names, title="class proportions"),
+                scratch, f"{name}_proportions.png",
+            )  # fmt: skip
+            architectures.append(item)
+        environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+        )
+        environment.filters["fmt"] = _fmt
+        html = environment.get_template("index.html.j2").render(
+            run_dir=str(run_dir),
+            config=run["config"],
+            summary=summary,
+            class_names=class_names,
+            board=board,
+            verdict=verdict(board),
+            trials=trials.to_dict("records") if not trials.empty else [],
+            hp_columns=[c for c in trials.columns if c.startswith("hp_")] if not trials.empty else [],
+            objective=objective,
+            figures=figures,
+            search=search,
+            architectures=architectures,
+            errors=_error_analysis(run, board, report_config.get("error_examples", 10),
+                                   report_config.get("compare", ["simple_rnn", "lstm"])),  # fmt: skip
+        )
+        (scratch / "index.html").write_text(html, encoding="utf-8")
+        target = run_dir / "report"
+        if target.exists():
+            shutil.rmtree(target)
+        scratch.rename(target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return run_dir / "report" / "index.html"

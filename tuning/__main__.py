@@ -1,0 +1,7 @@
+"""`python -m tuning` runs the rnnsweep command line."""
+
+import sys
+
+from tuning.cli import main
+
+sys.exit(main())

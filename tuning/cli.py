@@ -1,0 +1,203 @@
+"""The `rnnsweep` command line: each subcommand parses its flags and calls one library function."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from data_prep.config import LABEL_SCHEMES, PRESETS
+from data_prep.errors import InputError
+
+logger = logging.getLogger("rnnsweep")
+
+FORMATTER = argparse.ArgumentDefaultsHelpFormatter
+
+
+def _data_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--config", metavar="FILE", help="TOML sweep configuration (flags override its values)")
+    group.add_argument("--data", metavar="PATH", help="file or folder to read (default: the preset's own source)")
+    group.add_argument(
+        "--preset", choices=sorted(PRESETS), help="named source (default: rotten-tomatoes, or custom with --data)"
+    )
+    group.add_argument("--text-column", metavar="COL", help="column with the review text")
+    group.add_argument("--label-column", metavar="COL", help="column with the rating or label")
+    group.add_argument("--labels", choices=LABEL_SCHEMES, help="label scheme (default: the preset's)")
+    group.add_argument("--max-rows", type=int, metavar="N", help="use a seeded random sample of N rows")
+    group.add_argument("--output", metavar="RUN_DIR", help="run directory (default: runs/NAME)")
+    group.add_argument("--name", help="run name under runs/ (default: the preset's name)")
+    group.add_argument("--overwrite", action="store_true", help="delete the run directory's earlier results first")
+
+
+def _search_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("search")
+    group.add_argument(
+        "--architectures",
+        metavar="NAME[,NAME...]",
+        help="architectures to sweep (default: lstm,gru1,gru2,gru4,simple_rnn,bilstm)",
+    )
+    group.add_argument("--tuner", choices=["random", "hyperband", "bayesian"], help="tuner (default: random)")
+    group.add_argument("--objective", choices=["val_auc", "val_loss", "val_accuracy"], help="(default: val_auc)")
+    group.add_argument("--max-trials", type=int, metavar="N", help="trials per architecture (default: 2)")
+    group.add_argument("--epochs", type=int, metavar="N", help="epochs per trial (default: 1)")
+    group.add_argument("--batch-size", type=int, metavar="N", help="batch size (default: 32)")
+    group.add_argument("--seed", type=int, help="seed for the tuner and weights (default: 42)")
+    group.add_argument(
+        "--tensorboard", action="store_true", default=None, help="log trials for TensorBoard's HParams dashboard"
+    )
+
+
+def _retrain_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
+    group = parser.add_argument_group("retrain")
+    group.add_argument(f"--{prefix}top", dest="top", type=int, metavar="K",
+                       help="retrain the K best trials overall; 0: the best of each architecture (default: 0)")  # fmt: skip
+    group.add_argument(f"--{prefix}epochs", dest="retrain_epochs", type=int, metavar="N",
+                       help="most epochs when retraining (default: 4)")  # fmt: skip
+    group.add_argument(f"--{prefix}patience", dest="patience", type=int, metavar="N",
+                       help="early-stopping patience on val_loss (default: 2)")  # fmt: skip
+    group.add_argument(f"--{prefix}seeds", dest="seeds", metavar="S[,S...]",
+                       help="one retraining per seed (default: 42)")  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="rnnsweep",
+        description="Hyperparameter sweeps for recurrent text classifiers on review text.",
+        formatter_class=FORMATTER,
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print warnings and errors only")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = sub.add_parser("data", help="load, clean, split and summarise the data", formatter_class=FORMATTER)
+    _data_flags(data)
+    tune = sub.add_parser("tune", help="run or resume the sweep (prepares the data if needed)", formatter_class=FORMATTER)
+    _data_flags(tune)
+    _search_flags(tune)
+    retrain = sub.add_parser(
+        "retrain", help="retrain the best trials, evaluate them, score the baselines", formatter_class=FORMATTER
+    )
+    retrain.add_argument("run_dir", metavar="RUN_DIR", help="an existing run directory")
+    _retrain_flags(retrain)
+    report = sub.add_parser("report", help="write RUN_DIR/report/index.html from saved results", formatter_class=FORMATTER)
+    report.add_argument("run_dir", metavar="RUN_DIR", help="an existing run directory")
+    predict = sub.add_parser("predict", help="classify raw texts with an exported model", formatter_class=FORMATTER)
+    predict.add_argument("model", metavar="MODEL", help="RUN_DIR/models/<architecture>/export.keras")
+    predict.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify")
+    predict.add_argument("--input", metavar="FILE", help="CSV/TSV/JSON Lines file of texts")
+    predict.add_argument("--text-column", default="text", metavar="COL", help="text column of --input")
+    predict.add_argument("--output", metavar="FILE", help="write predictions to this CSV instead of printing")
+    run = sub.add_parser("run", help="every stage: data, tune, retrain, report", formatter_class=FORMATTER)
+    _data_flags(run)
+    _search_flags(run)
+    _retrain_flags(run, prefix="retrain-")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    """Config values from the flags the user actually passed."""
+    get = lambda name: getattr(args, name, None)  # noqa: E731
+    sections = {
+        "data": {
+            "path": get("data"),
+            "preset": get("preset"),
+            "text_column": get("text_column") if args.command != "predict" else None,
+            "label_column": get("label_column"),
+            "labels": get("labels"),
+            "max_rows": get("max_rows"),
+        },
+        "search": {
+            "architectures": get("architectures").split(",") if get("architectures") else None,
+            "tuner": get("tuner"),
+            "objective": get("objective"),
+            "max_trials": get("max_trials"),
+            "epochs": get("epochs"),
+            "batch_size": get("batch_size"),
+            "seed": get("seed"),
+            "tensorboard": get("tensorboard"),
+        },
+        "retrain": {
+            "top": get("top"),
+            "epochs": get("retrain_epochs"),
+            "patience": get("patience"),
+            "seeds": [int(s) for s in get("seeds").split(",")] if get("seeds") else None,
+        },
+    }
+    return {s: {k: v for k, v in values.items() if v is not None} for s, values in sections.items()}
+
+
+def _run_dir(args, config) -> Path:
+    from tuning.config import default_run_dir
+
+    return Path(args.output) if args.output else default_run_dir(config, args.name)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Call the library function behind `args.command`."""
+    from tuning import pipeline
+    from tuning.config import load_config
+
+    overrides = _overrides(args)
+    if args.command in ("data", "tune", "run"):
+        config = load_config(args.config, {k: v for k, v in overrides.items() if v})
+        run_dir = _run_dir(args, config)
+        if args.command == "data":
+            pipeline.data_stage(config, run_dir, overwrite=args.overwrite)
+            print(run_dir / "data" / "summary.json")
+        elif args.command == "tune":
+            pipeline.tune_stage(config, run_dir, overwrite=args.overwrite)
+            print(run_dir / "trials.csv")
+        else:
+            print(pipeline.run_all(config, run_dir, overwrite=args.overwrite))
+    elif args.command == "retrain":
+        pipeline.retrain_stage(Path(args.run_dir), {"retrain": overrides["retrain"]} if overrides["retrain"] else None)
+        print(Path(args.run_dir) / "models")
+    elif args.command == "report":
+        print(pipeline.report_stage(Path(args.run_dir)))
+    elif args.command == "predict":
+        from tuning.predict import predict_file, predict_texts
+
+        if bool(args.texts) == bool(args.input):
+            raise InputError("pass either texts or --input FILE (one of them)")
+        if args.input:
+            result = predict_file(args.model, args.input, text_column=args.text_column, output_path=args.output)
+        else:
+            result = predict_texts(args.model, args.texts)
+            if args.output:
+                result.to_csv(args.output, index=False)
+        if not args.output:
+            print(result.to_csv(index=False), end="")
+        else:
+            print(args.output)
+    return 0
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record):
+        message = super().format(record)
+        return f"warning: {message}" if record.levelno == logging.WARNING else message
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `rnnsweep` console script.
+
+    Returns:
+        0 on success, 2 on bad input (one line on stderr, nothing half-written),
+        130 when interrupted.
+    """
+    args = build_parser().parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    logger.propagate = False
+    try:
+        return dispatch(args)
+    except InputError as error:
+        print(f"rnnsweep {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnsweep: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130

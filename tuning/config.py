@@ -1,0 +1,287 @@
+"""The sweep configuration: a TOML file with [data], [search], [retrain] and [report] sections."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tomllib
+from pathlib import Path
+
+import tomli_w
+
+from data_prep.config import DataConfig, resolve_preset
+from data_prep.errors import InputError, check_one_of, check_positive_int
+from models.architectures import ARCHITECTURES, resolve_architectures
+from models.search_space import default_search_space
+
+TUNERS = ("random", "hyperband", "bayesian")
+OBJECTIVES = ("val_auc", "val_loss", "val_accuracy")
+
+
+@dataclasses.dataclass
+class SearchConfig:
+    """The `[search]` section: which architectures, which tuner, what budget.
+
+    Attributes:
+        architectures: Names to sweep, in order (default all six of the study).
+        tuner: "random", "hyperband" or "bayesian" (default "random", as the study).
+        objective: "val_auc" (maximised), "val_loss" or "val_accuracy" (default
+            "val_auc"); always measured on the validation split.
+        max_trials: Trials per architecture (default 2: the quick budget).
+        executions_per_trial: Fits per trial, averaged (default 1).
+        epochs: Epochs per trial; Hyperband's maximum (default 1).
+        batch_size: Batch size (default 32).
+        early_stopping_patience: Stop a trial after this many epochs without
+            improvement of the objective; 0 turns it off (default 2).
+        max_consecutive_failures: Stop the sweep after this many failed trials in a
+            row (default 3).
+        bucket_by_length: Batch texts of similar length together and pad each batch
+            only to its own longest text (default True; 2x+ faster on CPU).
+        tensorboard: Write TensorBoard HParams logs to `RUN_DIR/tensorboard`
+            (default False).
+        seed: Seed for the tuner and the weights (default 42).
+        space: Value sets overriding the study's space for every architecture
+            (`units`, `dropout`, `learning_rate`, `embedding_dim`; default {}).
+        custom_architectures: Extra architectures, name -> {cell, depth,
+            bidirectional} (TOML: `[search.custom_architectures.NAME]`; default {}).
+    """
+
+    architectures: list[str] = dataclasses.field(default_factory=lambda: list(ARCHITECTURES))
+    tuner: str = "random"
+    objective: str = "val_auc"
+    max_trials: int = 2
+    executions_per_trial: int = 1
+    epochs: int = 1
+    batch_size: int = 32
+    early_stopping_patience: int = 2
+    max_consecutive_failures: int = 3
+    bucket_by_length: bool = True
+    tensorboard: bool = False
+    seed: int = 42
+    space: dict = dataclasses.field(default_factory=dict)
+    custom_architectures: dict = dataclasses.field(default_factory=dict)
+
+    def validate(self) -> None:
+        check_one_of("tuner", self.tuner, TUNERS)
+        check_one_of("objective", self.objective, OBJECTIVES)
+        for name in ("max_trials", "executions_per_trial", "epochs", "batch_size", "max_consecutive_failures"):
+            check_positive_int(name, getattr(self, name))
+        if self.early_stopping_patience < 0:
+            raise InputError(
+                f"early_stopping_patience must be >= 0. Received: {self.early_stopping_patience!r}"
+            )
+        for architecture in resolve_architectures(self.architectures, self.custom_architectures):
+            default_search_space(architecture.name, self.space)
+
+
+@dataclasses.dataclass
+class RetrainConfig:
+    """The `[retrain]` section: how the best trials are trained again.
+
+    Attributes:
+        top: 0 retrains the best completed trial of each architecture; k > 0 the k best
+            trials overall (default 0).
+        epochs: Most epochs (default 4: the quick budget; the study used 15).
+        patience: Early-stopping patience on `monitor` (default 2; the study used 5).
+        monitor: Quantity early stopping watches (default "val_loss", as the study).
+        batch_size: Batch size (default 32).
+        seeds: One retraining per seed; metrics report mean and spread (default [42]).
+        mixed_precision: Train in float16 on a GPU (default False).
+    """
+
+    top: int = 0
+    epochs: int = 4
+    patience: int = 2
+    monitor: str = "val_loss"
+    batch_size: int = 32
+    seeds: list[int] = dataclasses.field(default_factory=lambda: [42])
+    mixed_precision: bool = False
+
+    def validate(self) -> None:
+        if self.top < 0:
+            raise InputError(f"top must be >= 0. Received: top={self.top!r}")
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
+        check_positive_int("patience", self.patience)
+        check_one_of("monitor", self.monitor, ("val_loss", "val_auc", "val_accuracy"))
+        if not self.seeds:
+            raise InputError("seeds must list at least one seed, e.g. seeds = [42]")
+
+
+@dataclasses.dataclass
+class ReportConfig:
+    """The `[report]` section.
+
+    Attributes:
+        error_examples: Confident mistakes and disagreements shown (default 10).
+        compare: Two architectures whose right/wrong disagreements are listed
+            (default ["simple_rnn", "lstm"], as the study; skipped if either is absent).
+    """
+
+    error_examples: int = 10
+    compare: list[str] = dataclasses.field(default_factory=lambda: ["simple_rnn", "lstm"])
+
+    def validate(self) -> None:
+        check_positive_int("error_examples", self.error_examples)
+        if len(self.compare) != 2:
+            raise InputError(f"compare must name two architectures. Received: compare={self.compare!r}")
+
+
+SECTIONS = {"data": DataConfig, "search": SearchConfig, "retrain": RetrainConfig, "report": ReportConfig}
+
+
+@dataclasses.dataclass
+class Config:
+    """A whole sweep configuration. See the README for the file format."""
+
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    search: SearchConfig = dataclasses.field(default_factory=SearchConfig)
+    retrain: RetrainConfig = dataclasses.field(default_factory=RetrainConfig)
+    report: ReportConfig = dataclasses.field(default_factory=ReportConfig)
+
+    def to_dict(self) -> dict:
+        """Plain dict with None values left out (TOML has no null)."""
+
+        def strip(value):
+            if isinstance(value, dict):
+                return {k: strip(v) for k, v in value.items() if v is not None}
+            return value
+
+        return strip(dataclasses.asdict(self))
+
+
+def _check_keys(section: str, values: dict, cls) -> None:
+    valid = sorted(f.name for f in dataclasses.fields(cls))
+    for key in values:
+        if key not in valid:
+            raise InputError(f"unknown key {key!r} in [{section}]; valid keys are {valid}")
+
+
+def build_config(values: dict | None = None, *, source: str = "configuration") -> Config:
+    """Build and validate a `Config` from nested section values.
+
+    Args:
+        values: {"data": {...}, "search": {...}, ...}; absent keys take defaults.
+        source: Where the values came from, for messages (default "configuration").
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        InputError: An unknown section or key, or an invalid value.
+    """
+    values = values or {}
+    for section in values:
+        if section not in SECTIONS:
+            raise InputError(f"{source}: unknown section [{section}]; valid sections are {sorted(SECTIONS)}")
+        if not isinstance(values[section], dict):
+            raise InputError(f"{source}: [{section}] must be a table of keys")
+        _check_keys(section, values[section], SECTIONS[section])
+    try:
+        data = resolve_preset(dict(values.get("data", {})))
+        search = SearchConfig(**values.get("search", {}))
+        retrain = RetrainConfig(**values.get("retrain", {}))
+        report = ReportConfig(**values.get("report", {}))
+    except TypeError as error:
+        raise InputError(f"{source}: {error}") from None
+    for section in (search, retrain, report):
+        section.validate()
+    return Config(data=data, search=search, retrain=retrain, report=report)
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
+    """Read a TOML config file (optional) and apply overrides on top.
+
+    Args:
+        path: The TOML file (default None: every default).
+        overrides: Nested section values that win over the file, e.g. from CLI flags.
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        InputError: Missing or unparsable file, unknown key, invalid value.
+    """
+    values: dict = {}
+    source = "configuration"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        if not path.is_file():
+            raise InputError(f"{path}: no such config file; check --config")
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise InputError(f"{path}: not valid TOML ({error})") from None
+    for section, section_values in (overrides or {}).items():
+        values.setdefault(section, {}).update(section_values)
+    return build_config(values, source=source)
+
+
+def save_config(config: Config, path: Path) -> None:
+    """Write the resolved configuration as TOML."""
+    Path(path).write_text(tomli_w.dumps(config.to_dict()))
+
+
+def default_run_dir(config: Config, name: str | None = None) -> Path:
+    """`runs/NAME`, NAME defaulting to the data preset."""
+    return Path("runs") / (name or config.data.preset)
+
+
+def _changed_settings(saved: dict, wanted: dict, sections=("data", "search")) -> list[str]:
+    return [
+        f"{section}.{key}"
+        for section in sections
+        for key in sorted(set(saved.get(section, {})) | set(wanted.get(section, {})))
+        if saved.get(section, {}).get(key) != wanted.get(section, {}).get(key)
+    ]
+
+
+def check_same_settings(run_dir: Path, config: Config) -> None:
+    """Refuse to mix a run directory's saved data and search with other settings.
+
+    Raises:
+        InputError: `RUN_DIR/config.toml` differs in [data] or [search]; names the
+            keys and the two ways out.
+    """
+    path = Path(run_dir) / "config.toml"
+    if not path.is_file():
+        return
+    saved = tomllib.loads(path.read_text())
+    wanted = tomllib.loads(tomli_w.dumps(config.to_dict()))  # same types as the saved side
+    changed = _changed_settings(saved, wanted)
+    if changed:
+        raise InputError(
+            f"{run_dir} holds a run with other settings ({', '.join(changed)} differ); "
+            "pass --overwrite to start it again, or --name NAME for a new run directory"
+        )
+
+
+def open_run(run_dir: Path, config: Config, *, overwrite: bool = False) -> Path:
+    """Prepare `run_dir` for `config`: wipe it (overwrite), check it matches, save config.toml.
+
+    Raises:
+        InputError: The saved settings differ and `overwrite` is False.
+    """
+    run_dir = Path(run_dir)
+    if overwrite:
+        for name in ("data", "search", "models", "baselines", "report", "tensorboard"):
+            shutil.rmtree(run_dir / name, ignore_errors=True)
+        for name in ("trials.csv", "trials.json", "config.toml"):
+            (run_dir / name).unlink(missing_ok=True)
+    check_same_settings(run_dir, config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.toml")
+    return run_dir
+
+
+def load_run_config(run_dir: Path, overrides: dict | None = None) -> Config:
+    """The configuration saved in `RUN_DIR/config.toml`, with `overrides` applied.
+
+    Raises:
+        InputError: No run in `run_dir`.
+    """
+    path = Path(run_dir) / "config.toml"
+    if not path.is_file():
+        raise InputError(f"{run_dir}: no config.toml, so no run there; check the path or run `rnnsweep run` first")
+    return load_config(path, overrides)

@@ -1,0 +1,141 @@
+"""Raw-text models: cleaning and vectorisation travel inside the saved `.keras` file.
+
+Import this module before `keras.models.load_model` on an exported model: it registers
+the two layers below (safe mode stays on; no Python code is stored in the file).
+String inputs need the TensorFlow backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+
+from data_prep.clean import CleaningOptions
+from data_prep.errors import InputError
+
+PACKAGE = "rnnsweep"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TextCleaning(keras.layers.Layer):
+    """`data_prep.clean.clean_text` as string ops, so exported models clean text alike.
+
+    Args:
+        options: `CleaningOptions` fields as a dict.
+    """
+
+    def __init__(self, options: dict, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        self.options = dict(options)
+        cleaning = CleaningOptions(**{**self.options, "stopwords": tuple(self.options.get("stopwords", ()))})
+        self._pre_steps = cleaning.pre_steps()
+        self._steps = cleaning.steps()
+        self._lowercase = cleaning.lowercase
+
+    def call(self, texts):
+        import tensorflow as tf
+
+        for pattern, replacement in self._pre_steps:
+            texts = tf.strings.regex_replace(texts, pattern, replacement)
+        if self._lowercase:
+            texts = tf.strings.lower(texts, encoding="utf-8")
+        for pattern, replacement in self._steps:
+            texts = tf.strings.regex_replace(texts, pattern, replacement)
+        texts = tf.strings.regex_replace(texts, r"\s+", " ")
+        return tf.strings.strip(texts)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "options": self.options}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ClassProbabilities(keras.layers.Layer):
+    """Turn the model's head into probabilities over named classes.
+
+    A sigmoid head's (n, 1) output becomes (n, 2); a softmax passes through. The class
+    names are stored in the layer's config, so they travel with the model.
+
+    Args:
+        class_names: Class names in output order.
+    """
+
+    def __init__(self, class_names: list[str], **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        self.class_names = list(class_names)
+
+    def call(self, scores):
+        if len(self.class_names) == 2:
+            return keras.ops.concatenate([1 - scores, scores], axis=-1)
+        return scores
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(self.class_names))
+
+    def get_config(self):
+        return {**super().get_config(), "class_names": self.class_names}
+
+
+def build_text_model(
+    model: keras.Model, *, vocabulary: list[str], sequence_length: int, class_names, cleaning: CleaningOptions
+) -> keras.Model:
+    """Wrap a trained token-id model into one that takes raw review strings.
+
+    Args:
+        model: The trained model (token ids in, head out).
+        vocabulary: The data stage's vocabulary (index 0 padding, 1 OOV).
+        sequence_length: Longest token sequence, as in training.
+        class_names: Class names in id order.
+        cleaning: The data stage's cleaning options.
+
+    Returns:
+        A model from a (batch,) string tensor to (batch, classes) probabilities.
+    """
+    texts = keras.Input(shape=(), dtype="string", name="review_text")
+    cleaned = TextCleaning(
+        {
+            "strip_html": cleaning.strip_html,
+            "remove_urls": cleaning.remove_urls,
+            "lowercase": cleaning.lowercase,
+            "expand_contractions": cleaning.expand_contractions,
+            "letters_only": cleaning.letters_only,
+            "stopwords": list(cleaning.stopwords),
+        },
+        name="text_cleaning",
+    )(texts)
+    vectorize = keras.layers.TextVectorization(
+        standardize=None,
+        split="whitespace",
+        vocabulary=vocabulary[2:],  # the layer adds padding and OOV itself
+        output_sequence_length=sequence_length,
+        name="text_vectorization",
+    )
+    probabilities = ClassProbabilities(list(class_names), name="class_probabilities")(model(vectorize(cleaned)))
+    return keras.Model(texts, probabilities, name=f"{model.name}_text")
+
+
+def load_text_model(path: Path) -> keras.Model:
+    """Load an exported raw-text model with safe mode on.
+
+    Raises:
+        InputError: Missing file, or not a model exported by rnnsweep.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such model file; pass a RUN_DIR/models/<architecture>/export.keras")
+    try:
+        model = keras.models.load_model(path, safe_mode=True)
+    except Exception as error:  # noqa: BLE001 - any load failure means "not one of ours"
+        raise InputError(f"{path}: cannot be loaded as a Keras model ({type(error).__name__}); "
+                         "pass an export.keras written by `rnnsweep retrain`") from None  # fmt: skip
+    if not any(isinstance(layer, ClassProbabilities) for layer in model.layers):
+        raise InputError(f"{path}: is a Keras model but not an rnnsweep export; pass an export.keras written by `rnnsweep retrain`")
+    return model
+
+
+def class_names_of(model: keras.Model) -> list[str]:
+    """The class names stored in an exported model."""
+    return next(layer.class_names for layer in model.layers if isinstance(layer, ClassProbabilities))

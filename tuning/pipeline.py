@@ -1,0 +1,77 @@
+"""The stages a user runs, each reading the previous stage's output from the run directory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from data_prep.prepare import PreparedData, load_prepared, prepare_data
+from tuning.baselines import run_baselines
+from tuning.config import Config, load_run_config, open_run
+from tuning.retrain import retrain_best
+from tuning.search import run_search
+
+logger = logging.getLogger("rnnsweep")
+
+
+def data_stage(config: Config, run_dir: Path, *, overwrite: bool = False) -> PreparedData:
+    """Load, clean, split and encode the data into `RUN_DIR/data` (see `prepare_data`)."""
+    open_run(run_dir, config, overwrite=overwrite)
+    data = prepare_data(config.data, run_dir)
+    summary = data.summary
+    logger.info(
+        "data: %d rows read, %d used; dropped %s; classes %s; sequence length %d; vocabulary %d",
+        summary["rows_read"], summary["rows_used"],
+        {k: v for k, v in summary["rows_dropped"].items() if v}, data.class_names,
+        data.sequence_length, len(data.vocabulary),
+    )  # fmt: skip
+    for split, counts in summary["class_counts"].items():
+        logger.info("  %-10s %s", split, counts)
+    return data
+
+
+def tune_stage(config: Config, run_dir: Path, *, overwrite: bool = False, tuner_options: dict | None = None):
+    """Run or resume the sweep, preparing the data first if the run has none.
+
+    Returns:
+        The trials table.
+    """
+    open_run(run_dir, config, overwrite=overwrite)
+    if not (Path(run_dir) / "data" / "summary.json").is_file():
+        data_stage(config, run_dir)
+    return run_search(run_dir, config, tuner_options=tuner_options)
+
+
+def retrain_stage(run_dir: Path, overrides: dict | None = None) -> dict:
+    """Retrain the best trials and score the baselines; `overrides` change [retrain].
+
+    Returns:
+        Metrics by model name, plus the baselines under "baselines".
+    """
+    config = load_run_config(run_dir, overrides)
+    if overrides:
+        open_run(run_dir, config)
+    load_prepared(run_dir)  # fail early with the data stage's message
+    results = retrain_best(run_dir, config)
+    results["baselines"] = run_baselines(run_dir)
+    return results
+
+
+def report_stage(run_dir: Path) -> Path:
+    """Write `RUN_DIR/report/index.html` from saved artifacts; return its path."""
+    from reports.build import build_report
+
+    return build_report(run_dir)
+
+
+def run_all(config: Config, run_dir: Path, *, overwrite: bool = False) -> Path:
+    """Every stage in order: data, tune, retrain (with baselines), report.
+
+    Re-running after an interruption resumes the sweep; finished stages after it run again.
+
+    Returns:
+        The report's `index.html`.
+    """
+    tune_stage(config, run_dir, overwrite=overwrite)
+    retrain_stage(run_dir)
+    return report_stage(run_dir)

@@ -1,0 +1,236 @@
+"""Retrain the best trials with early stopping, evaluate them, and export raw-text models."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import keras_tuner
+import numpy as np
+import pandas as pd
+
+from data_prep.errors import InputError
+from data_prep.prepare import SPLITS, PreparedData, cleaning_options, load_prepared
+from models.architectures import resolve_architectures
+from models.builders import build_model
+from models.head import predict_proba
+from models.search_space import default_search_space
+from tuning.config import Config
+from tuning.evaluation import classification_metrics
+from tuning.export import build_text_model
+from tuning.search import FailOnNonFiniteLoss, best_trials, fit_inputs, model_spec
+from tuning.trials import read_trials
+
+logger = logging.getLogger("rnnsweep")
+
+
+def training_device() -> str:
+    """The device Keras trains on, in words ("GPU (tensorflow): ..." or "CPU (...)")."""
+    backend = keras.backend.backend()
+    gpus: list = []
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+        elif backend == "jax":
+            import jax
+
+            gpus = [str(d) for d in jax.devices() if d.platform == "gpu"]
+        elif backend == "torch":
+            import torch
+
+            gpus = [torch.cuda.get_device_name(0)] if torch.cuda.is_available() else []
+    except Exception:  # noqa: BLE001 - a failed probe means no usable GPU
+        gpus = []
+    return f"GPU ({backend}): {gpus[0]}" if gpus else f"CPU ({backend})"
+
+
+def hyperparameters_of(row: pd.Series) -> keras_tuner.HyperParameters:
+    """Fixed hyperparameters from a trials-table row's `hp_*` columns."""
+    hp = keras_tuner.HyperParameters()
+    for column, value in row.items():
+        if column.startswith("hp_") and not pd.isna(value):
+            name = column[3:]
+            if name.startswith("tuner/"):
+                continue
+            value = value.item() if hasattr(value, "item") else value
+            if name.startswith("units_"):
+                value = int(value)
+            hp.Fixed(name, value)
+    return hp
+
+
+def _model_dir_name(row: pd.Series, top: int) -> str:
+    return f"{row['architecture']}_trial_{row['trial_id']}" if top else str(row["architecture"])
+
+
+def fit_one(config: Config, data: PreparedData, row: pd.Series, *, seed: int, checkpoint: Path):
+    """Build the trial's model and train it with early stopping and best-epoch checkpoints.
+
+    Returns:
+        The model with its best epoch's weights restored, and the `History`.
+    """
+    retrain, search = config.retrain, config.search
+    architectures = resolve_architectures([row["architecture"]], search.custom_architectures)
+    architecture = architectures[0]
+    space = default_search_space(architecture.name, search.space)
+    keras.utils.set_random_seed(seed)
+    keras.backend.clear_session()
+    spec = model_spec(data, bucket_by_length=search.bucket_by_length, trainable=config.data.embeddings_trainable)
+    model = build_model(hyperparameters_of(row), spec=spec, architecture=architecture, space=space)
+    mode = "min" if retrain.monitor == "val_loss" else "max"
+    callbacks = [
+        FailOnNonFiniteLoss(),
+        keras.callbacks.EarlyStopping(retrain.monitor, mode=mode, patience=retrain.patience, restore_best_weights=True),
+        keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=retrain.monitor, mode=mode, save_best_only=True),
+    ]
+    bucket = search.bucket_by_length
+    train = fit_inputs(data, "train", batch_size=retrain.batch_size, bucket=bucket, shuffle=True, seed=seed)
+    validation = fit_inputs(data, "validation", batch_size=retrain.batch_size, bucket=bucket, shuffle=False, seed=0)
+    history = model.fit(
+        **train,
+        validation_data=validation["x"] if bucket else (validation["x"], validation["y"]),
+        epochs=retrain.epochs,
+        class_weight=data.class_weight,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    return model, history
+
+
+def _history_dict(history, monitor: str) -> dict:
+    values = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    series = values.get(monitor, [])
+    best = int(np.argmin(series) if monitor == "val_loss" else np.argmax(series)) if series else None
+    return {"epochs": len(next(iter(values.values()), [])), "best_epoch": best, "monitor": monitor, "history": values}
+
+
+def _write_json(path: Path, payload) -> None:
+    partial = path.with_suffix(path.suffix + ".partial")
+    partial.write_text(json.dumps(payload, indent=1))
+    os.replace(partial, path)
+
+
+def retrain_best(run_dir: Path, config: Config) -> dict[str, dict]:
+    """Retrain the best trials of a run's sweep and evaluate them on every split.
+
+    For each selected trial writes `RUN_DIR/models/<name>/`: `model.keras` (token ids
+    in), `export.keras` (raw text in, probabilities out), `history.json`,
+    `metrics.json` (per split, see `classification_metrics`, plus the search score
+    beside the retrained one, the device and per-seed test figures) and
+    `predictions.csv` (row id, split, true and predicted class, probabilities).
+
+    Args:
+        run_dir: The run directory (data and search stages done).
+        config: The sweep configuration.
+
+    Returns:
+        Metrics by model name.
+
+    Raises:
+        InputError: No trials table or no completed trial.
+    """
+    run_dir = Path(run_dir)
+    data = load_prepared(run_dir)
+    table = read_trials(run_dir)
+    chosen = best_trials(table, objective=config.search.objective, top=config.retrain.top)
+    if chosen.empty:
+        raise InputError(f"{run_dir}: no completed trial to retrain; see trials.csv and run `rnnsweep tune` again")
+    if config.retrain.mixed_precision and training_device().startswith("GPU"):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    device = training_device()
+    results = {}
+    for _, row in chosen.iterrows():
+        name = _model_dir_name(row, config.retrain.top)
+        logger.info("retraining %s (trial %s) on %s", name, row["trial_id"], device)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=run_dir))
+        try:
+            results[name] = _retrain_one(config, data, row, name, scratch, device)
+            target = run_dir / "models" / name
+            target.parent.mkdir(exist_ok=True)
+            if target.exists():
+                shutil.rmtree(target)
+            scratch.rename(target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    keras.mixed_precision.set_global_policy("float32")
+    return results
+
+
+def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, folder: Path, device: str) -> dict:
+    runs = []
+    for seed in config.retrain.seeds:
+        model, history = fit_one(config, data, row, seed=seed, checkpoint=folder / f"checkpoint_seed{seed}.keras")
+        probabilities = {s: predict_proba(model, data.x[s], num_classes=data.num_classes) for s in SPLITS}
+        metrics = {s: classification_metrics(data.y[s], probabilities[s], data.class_names) for s in SPLITS}
+        runs.append((seed, model, history, probabilities, metrics))
+    seed, model, history, probabilities, metrics = runs[0]
+    model.save(folder / "model.keras")
+    options, _ = cleaning_options(config.data)
+    text_model = build_text_model(
+        model,
+        vocabulary=data.vocabulary,
+        sequence_length=data.sequence_length,
+        class_names=data.class_names,
+        cleaning=options,
+    )
+    text_model.save(folder / "export.keras")
+    _write_json(folder / "history.json", _history_dict(history, config.retrain.monitor))
+
+    per_seed = {
+        str(s): {k: m["test"][k] for k in ("accuracy", "f1_weighted", "f1_macro", "auc_macro")} for s, *_, m in runs
+    }
+    spread = {
+        key: {
+            "mean": float(np.mean([v[key] for v in per_seed.values() if v[key] is not None] or [np.nan])),
+            "std": float(np.std([v[key] for v in per_seed.values() if v[key] is not None] or [np.nan])),
+        }
+        for key in ("accuracy", "f1_weighted", "f1_macro", "auc_macro")
+    }
+    payload = {
+        "name": name,
+        "architecture": row["architecture"],
+        "trial_id": str(row["trial_id"]),
+        "hyperparameters": {k[3:]: row[k] for k in row.index if k.startswith("hp_") and not pd.isna(row[k])},
+        "search_objective": config.search.objective,
+        "search_score": float(row["objective"]),
+        "retrained_validation_auc": metrics["validation"]["auc_macro"],
+        "device": device,
+        "seeds": per_seed,
+        "test_mean_std": spread,
+        "class_names": data.class_names,
+        **metrics,
+    }
+    _write_json(folder / "metrics.json", payload)
+
+    frames = []
+    for split in SPLITS:
+        part = data.rows[data.rows["split"] == split]
+        frame = pd.DataFrame(
+            {
+                "row_id": part["row_id"].to_numpy(),
+                "split": split,
+                "true": data.y[split],
+                "predicted": probabilities[split].argmax(axis=1),
+            }
+        )
+        for i, class_name in enumerate(data.class_names):
+            frame[f"p_{class_name}"] = probabilities[split][:, i]
+        frames.append(frame)
+    pd.concat(frames).to_csv(folder / "predictions.csv", index=False)
+    for path in folder.glob("checkpoint_seed*.keras"):
+        if path.name != f"checkpoint_seed{seed}.keras":
+            path.unlink()
+    test = metrics["test"]
+    logger.info(
+        "%s: test weighted F1 %.4f, macro AUC %s (search %s %.4f)",
+        name, test["f1_weighted"], f"{test['auc_macro']:.4f}" if test["auc_macro"] is not None else "n/a",
+        config.search.objective, row["objective"],
+    )  # fmt: skip
+    return payload

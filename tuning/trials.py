@@ -1,0 +1,97 @@
+"""The trials table: every trial of every architecture as one plain table (CSV and JSON)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+DURATIONS_FILE = "rnnsweep_durations.json"
+
+
+def record_duration(project_dir: Path, trial_id: str, seconds: float) -> None:
+    """Add one trial's wall time to the project's durations file (keras-tuner keeps none)."""
+    path = Path(project_dir) / DURATIONS_FILE
+    durations = json.loads(path.read_text()) if path.is_file() else {}
+    durations[trial_id] = round(seconds, 3)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(durations))
+    os.replace(partial, path)
+
+
+def _last_line(message: str | None) -> str:
+    lines = [line for line in (message or "").strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def _finite(value):
+    return value if value is not None and math.isfinite(value) else None
+
+
+def read_project(project_dir: Path, architecture: str, objective: str) -> list[dict]:
+    """One row per trial of a keras-tuner project folder, read from its `trial.json` files."""
+    project_dir = Path(project_dir)
+    durations_path = project_dir / DURATIONS_FILE
+    durations = json.loads(durations_path.read_text()) if durations_path.is_file() else {}
+    rows = []
+    for path in sorted(project_dir.glob("trial_*/trial.json")):
+        trial = json.loads(path.read_text())
+        metrics = trial.get("metrics", {}).get("metrics", {})
+        row = {
+            "architecture": architecture,
+            "trial_id": trial["trial_id"],
+            "status": trial["status"],
+            "objective_name": objective,
+            "objective": _finite(trial.get("score")),
+            "best_epoch": trial.get("best_step"),
+            "duration_s": durations.get(trial["trial_id"]),
+            "reason": _last_line(trial.get("message")) if trial["status"] != "COMPLETED" else "",
+        }
+        for name, value in trial["hyperparameters"]["values"].items():
+            row[f"hp_{name}"] = value
+        for name, record in metrics.items():
+            if name.startswith("val_"):
+                history = [_finite(obs["value"][0]) for obs in record.get("observations", [])]
+                row[f"history_{name}"] = json.dumps(history)
+        rows.append(row)
+    return rows
+
+
+def collect_trials(run_dir: Path, architectures, objective: str) -> pd.DataFrame:
+    """The trials table of a run's sweep.
+
+    Columns: `architecture`, `trial_id`, `status` (COMPLETED, FAILED, INVALID,
+    RUNNING...), `objective_name`, `objective`, `best_epoch`, `duration_s`, `reason`
+    (why a trial did not complete), `hp_<name>` per hyperparameter and
+    `history_<metric>` (per-epoch validation values, as JSON lists).
+    """
+    rows = []
+    for architecture in architectures:
+        name = getattr(architecture, "name", architecture)
+        rows.extend(read_project(Path(run_dir) / "search" / name, name, objective))
+    return pd.DataFrame(rows)
+
+
+def write_trials(run_dir: Path, table: pd.DataFrame) -> None:
+    """Save the table as `trials.csv` and `trials.json` (records), each atomically."""
+    for name, write in (
+        ("trials.csv", lambda p: table.to_csv(p, index=False)),
+        ("trials.json", lambda p: table.to_json(p, orient="records", indent=1)),
+    ):
+        target = Path(run_dir) / name
+        partial = target.with_suffix(".partial")
+        write(partial)
+        os.replace(partial, target)
+
+
+def read_trials(run_dir: Path) -> pd.DataFrame:
+    """Read `trials.csv`."""
+    from data_prep.errors import InputError
+
+    path = Path(run_dir) / "trials.csv"
+    if not path.is_file():
+        raise InputError(f"{path}: no trials table; run `rnnsweep tune {run_dir}` first")
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
