@@ -26,6 +26,7 @@ class TextCleaning(keras.layers.Layer):
     """
 
     def __init__(self, options: dict, **kwargs):
+        kwargs.pop("trainable", None)  # always frozen; saved configs carry the key
         super().__init__(trainable=False, **kwargs)
         self.options = dict(options)
         cleaning = CleaningOptions(**{**self.options, "stopwords": tuple(self.options.get("stopwords", ()))})
@@ -64,6 +65,7 @@ class ClassProbabilities(keras.layers.Layer):
     """
 
     def __init__(self, class_names: list[str], **kwargs):
+        kwargs.pop("trainable", None)  # always frozen; saved configs carry the key
         super().__init__(trainable=False, **kwargs)
         self.class_names = list(class_names)
 

@@ -251,6 +251,9 @@ def run_search(run_dir: Path, config: Config, *, tuner_options: dict | None = No
     except RuntimeError as error:
         if "consecutive failures" not in str(error):
             raise
+        # keras-tuner raises before writing the last failed trial's file; write them all.
+        for trial in tuner.oracle.trials.values():
+            tuner.oracle._save_trial(trial)
         write_trials(run_dir, collect_trials(run_dir, architectures, search.objective))
         reason = str(error).strip().splitlines()[-1][:200]
         raise InputError(

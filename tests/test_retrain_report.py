@@ -1,0 +1,215 @@
+"""Retraining, evaluation, baselines, export, prediction and the HTML report, on one tiny run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data_prep.errors import InputError
+
+METRIC_KEYS = {"accuracy", "precision_weighted", "recall_weighted", "f1_weighted", "precision_macro",
+               "recall_macro", "f1_macro", "auc_macro", "per_class", "confusion_matrix",
+               "confusion_matrix_normalized", "true_proportions", "predicted_proportions", "n"}  # fmt: skip
+
+
+def test_run_directory_layout(tiny_run):
+    for path in ("config.toml", "data/summary.json", "trials.csv", "trials.json", "baselines/metrics.json",
+                 "search/gru1/oracle.json", "report/index.html"):  # fmt: skip
+        assert (tiny_run / path).is_file(), path
+    for name in ("gru1", "simple_rnn"):
+        folder = tiny_run / "models" / name
+        for file in ("model.keras", "export.keras", "history.json", "metrics.json", "predictions.csv"):
+            assert (folder / file).is_file(), f"{name}/{file}"
+
+
+def test_metrics_json_keys_and_values(tiny_run):
+    metrics = json.loads((tiny_run / "models" / "gru1" / "metrics.json").read_text())
+    for split in ("train", "validation", "test"):
+        assert METRIC_KEYS <= set(metrics[split])
+        assert 0 <= metrics[split]["accuracy"] <= 1 and 0 <= metrics[split]["auc_macro"] <= 1
+        matrix = np.array(metrics[split]["confusion_matrix"])
+        assert matrix.shape == (5, 5) and matrix.sum() == metrics[split]["n"]
+        np.testing.assert_allclose(np.array(metrics[split]["confusion_matrix_normalized"]).sum(axis=1), 1, atol=1e-4)
+    assert metrics["search_objective"] == "val_auc" and 0 < metrics["search_score"] <= 1
+    assert metrics["retrained_validation_auc"] == metrics["validation"]["auc_macro"]
+    assert metrics["device"].startswith(("CPU", "GPU"))
+    # The words of the tiny data carry the rating, so even one epoch learns something.
+    assert metrics["test"]["auc_macro"] > 0.6
+
+
+def test_baselines_have_every_metric(tiny_run):
+    baselines = json.loads((tiny_run / "baselines" / "metrics.json").read_text())
+    assert set(baselines) == {"majority", "tfidf_logreg", "tfidf_svm"}
+    for splits in baselines.values():
+        assert METRIC_KEYS <= set(splits["test"])
+    assert baselines["majority"]["test"]["auc_macro"] == pytest.approx(0.5)
+    assert baselines["tfidf_logreg"]["test"]["auc_macro"] > 0.7
+
+
+def test_retrain_restores_the_best_epoch(tiny_run, tmp_path):
+    """With early stopping on val_loss, the saved model has the best epoch's weights."""
+    from data_prep.prepare import load_prepared
+    from models.head import encode_targets
+    from tuning.config import load_run_config
+    from tuning.retrain import fit_one
+    from tuning.trials import read_trials
+
+    config = load_run_config(tiny_run, {"retrain": {"epochs": 6, "patience": 1}})
+    data = load_prepared(tiny_run)
+    row = read_trials(tiny_run).iloc[0].copy()
+    row["hp_learning_rate"] = 0.05  # overfits fast, so the last epoch is not the best
+    model, history = fit_one(config, data, row, seed=1, checkpoint=tmp_path / "best.keras")
+    losses = history.history["val_loss"]
+    best = int(np.argmin(losses))
+    y = encode_targets(data.y["validation"], data.num_classes)
+    restored = model.evaluate(data.x["validation"], y, verbose=0, return_dict=True)["loss"]
+    assert restored == pytest.approx(losses[best], rel=1e-3)
+    if best != len(losses) - 1:
+        assert restored < losses[-1]
+
+
+def test_export_round_trips_in_a_fresh_process(tiny_run, tmp_path):
+    import tensorflow as tf
+
+    from tuning.export import load_text_model
+
+    export = tiny_run / "models" / "gru1" / "export.keras"
+    texts = ["Awful cheap fabric, I can't wear it!", "lovely soft <b>perfect</b> dress", "okay plain"]
+    expected = np.asarray(load_text_model(export).predict(tf.constant(texts), verbose=0))
+    script = (
+        "import json, sys, numpy as np, tensorflow as tf, keras\n"
+        "import tuning.export  # registers the layers\n"
+        f"model = keras.models.load_model({str(export)!r}, safe_mode=True)\n"
+        f"print(json.dumps(np.asarray(model.predict(tf.constant({texts!r}), verbose=0)).tolist()))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    got = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got.sum(axis=1), 1, atol=1e-5)
+
+
+def test_export_cleans_like_the_data_stage(tiny_run):
+    """The export's string ops give the same cleaned text as data_prep's Python."""
+    import tensorflow as tf
+
+    from data_prep.clean import CleaningOptions, clean_text
+    from tuning.export import TextCleaning
+
+    options = CleaningOptions(stopwords=("the", "is", "a"))
+    layer = TextCleaning({**{k: getattr(options, k) for k in ("strip_html", "remove_urls", "lowercase",
+                          "expand_contractions", "letters_only")}, "stopwords": list(options.stopwords)})  # fmt: skip
+    texts = ["I <i>can't</i> say it's THE best!", "See www.shop.com/x now; won't   return", "Café 10/10 a+"]
+    got = [t.decode() for t in layer(tf.constant(texts)).numpy()]
+    assert got == [clean_text(t, options) for t in texts]
+
+
+def test_model_predictions_match_saved_predictions(tiny_run):
+    import tensorflow as tf
+
+    from tuning.export import load_text_model
+
+    rows = pd.read_csv(tiny_run / "data" / "rows.csv", keep_default_na=False)
+    saved = pd.read_csv(tiny_run / "models" / "gru1" / "predictions.csv")
+    test = saved[saved["split"] == "test"].head(20)
+    texts = rows.set_index("row_id").loc[test["row_id"], "text"].tolist()
+    proba = np.asarray(load_text_model(tiny_run / "models" / "gru1" / "export.keras").predict(tf.constant(texts), verbose=0))
+    np.testing.assert_array_equal(proba.argmax(axis=1), test["predicted"].to_numpy())
+
+
+def test_predict_csv_and_bad_inputs(tiny_run, tmp_path):
+    from tuning.predict import predict_file, predict_texts
+
+    export = tiny_run / "models" / "gru1" / "export.keras"
+    source = tmp_path / "new.csv"
+    pd.DataFrame({"body": ["great lovely dress", "awful cheap"], "id": [1, 2]}).to_csv(source, index=False)
+    result = predict_file(export, source, text_column="body", output_path=tmp_path / "out.csv")
+    written = pd.read_csv(tmp_path / "out.csv")
+    assert list(written.columns) == ["text", "label", "p_1", "p_2", "p_3", "p_4", "p_5"]
+    assert written["label"].astype(str).isin(["1", "2", "3", "4", "5"]).all()
+    np.testing.assert_allclose(result.filter(like="p_").sum(axis=1), 1, atol=1e-5)
+    with pytest.raises(InputError, match="no text column 'review'.*'body', 'id'"):
+        predict_file(export, source, text_column="review")
+    with pytest.raises(InputError, match="no such model file"):
+        predict_texts(tmp_path / "missing.keras", ["x"])
+    (tmp_path / "junk.keras").write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="cannot be loaded as a Keras model"):
+        predict_texts(tmp_path / "junk.keras", ["x"])
+    with pytest.raises(InputError, match="not an rnnsweep export"):
+        predict_texts(tiny_run / "models" / "gru1" / "model.keras", ["x"])
+
+
+class _Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+
+
+def test_report_sections_images_and_escaping(tiny_run, tmp_path):
+    from reports import build_report
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    # A hostile review lands among the most confident mistakes.
+    rows = pd.read_csv(run / "data" / "rows.csv", keep_default_na=False)
+    predictions = pd.read_csv(run / "models" / "gru1" / "predictions.csv")
+    wrong = predictions[(predictions["split"] == "test") & (predictions["true"] != predictions["predicted"])]
+    assert not wrong.empty
+    row_ids = wrong["row_id"]
+    rows.loc[rows["row_id"].isin(row_ids), "text"] = "<script>alert(1)</script> nasty"
+    rows.to_csv(run / "data" / "rows.csv", index=False)
+    index = build_report(run)
+    html = index.read_text()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    parser = _Collector()
+    parser.feed(html)
+    assert {"verdict", "overview", "leaderboard", "search", "trials", "architectures", "data", "errors", "mistakes",
+            "model-gru1", "model-simple_rnn"} <= parser.ids  # fmt: skip
+    assert len(parser.images) >= 10
+    for image in parser.images:
+        path = index.parent / image
+        assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
+    assert re.search(r"(gru1|simple_rnn) is the best tuned RNN: test macro AUC 0\.\d{4}", html)
+    assert "best baseline (tfidf_" in html
+
+
+def test_report_never_retrains(tiny_run, tmp_path):
+    from reports import build_report
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = {p: p.stat().st_mtime_ns for p in (run / "models").rglob("*")}
+    build_report(run)
+    assert before == {p: p.stat().st_mtime_ns for p in (run / "models").rglob("*")}
+
+
+from reports.browser import find_chromium  # noqa: E402
+
+CHROMIUM = find_chromium()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed: apt-get install chromium (Debian) to run this")
+def test_report_in_headless_chromium(tiny_run, tmp_path):
+    """The report loads in a real browser: no console errors, every image decoded."""
+    from reports.browser import check_report
+
+    result = check_report(tiny_run / "report" / "index.html", screenshot=tmp_path / "report.png")
+    assert result["console_errors"] == []
+    assert result["images"] and all(w > 0 and h > 0 for w, h in result["images"])
+    assert (tmp_path / "report.png").stat().st_size > 10_000

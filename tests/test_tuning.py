@@ -1,0 +1,168 @@
+"""The sweep engine: tuners, trials table, failing trials, resume guard, configuration."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import keras_tuner
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import TINY_OVERRIDES
+
+from data_prep.errors import InputError
+from data_prep.prepare import prepare_data
+from tuning.config import load_config, open_run
+from tuning.search import run_search
+
+
+def tiny_config(csv, **search):
+    overrides = {
+        "data": {**TINY_OVERRIDES["data"], "path": str(csv)},
+        "search": {**TINY_OVERRIDES["search"], "architectures": ["gru1"], **search},
+    }
+    return load_config(None, overrides)
+
+
+def prepared_run(tmp_path, csv, **search):
+    config = tiny_config(csv, **search)
+    run_dir = open_run(tmp_path / "run", config)
+    prepare_data(config.data, run_dir)
+    return config, run_dir
+
+
+@pytest.mark.parametrize("tuner", ["random", "hyperband", "bayesian"])
+def test_tiny_sweep_per_tuner(tmp_path, tiny_csv, tuner):
+    config, run_dir = prepared_run(
+        tmp_path, tiny_csv, tuner=tuner, max_trials=2, epochs=2, space={"units": [8, 16], "learning_rate": [1e-2]}
+    )
+    table = run_search(run_dir, config)
+    assert (table["status"] == "COMPLETED").sum() >= 2
+    assert table["objective"].between(0, 1).all()
+    saved = pd.read_csv(run_dir / "trials.csv")
+    assert list(saved.columns[:8]) == [
+        "architecture", "trial_id", "status", "objective_name", "objective", "best_epoch", "duration_s", "reason"
+    ]  # fmt: skip
+    assert {"hp_units_1", "hp_learning_rate", "history_val_auc"} <= set(saved.columns)
+    assert len(json.loads((run_dir / "trials.json").read_text())) == len(saved)
+    if tuner == "random":
+        # The project stays loadable by plain keras-tuner, given the same builder.
+        import functools
+
+        from models import ARCHITECTURES, ModelSpec, build_model, default_search_space
+
+        builder = functools.partial(
+            build_model, spec=ModelSpec(vocab_size=100, sequence_length=None, num_classes=5),
+            architecture=ARCHITECTURES["gru1"], space=default_search_space("gru1", {"units": [8, 16]}),
+        )  # fmt: skip
+        reloaded = keras_tuner.RandomSearch(
+            hypermodel=builder, objective=keras_tuner.Objective("val_auc", "max"), max_trials=2,
+            directory=str(run_dir / "search"), project_name="gru1", overwrite=False,
+        )  # fmt: skip
+        best = reloaded.get_best_hyperparameters(1)[0]
+        assert best.values["units_1"] in (8, 16)
+        assert len(reloaded.oracle.trials) == len(saved[saved["architecture"] == "gru1"])
+
+
+def test_resume_keeps_completed_trials(tmp_path, tiny_csv):
+    config, run_dir = prepared_run(tmp_path, tiny_csv, max_trials=1, space={"units": [8, 16], "learning_rate": [1e-2]})
+    first = run_search(run_dir, config)
+    assert len(first) == 1
+    more = tiny_config(tiny_csv, max_trials=1, space={"units": [8, 16], "learning_rate": [1e-2]})
+    again = run_search(run_dir, more)
+    pd.testing.assert_frame_equal(first.drop(columns="duration_s"), again.drop(columns="duration_s"))
+
+
+def test_changed_settings_are_refused(tmp_path, tiny_csv):
+    config, run_dir = prepared_run(tmp_path, tiny_csv)
+    other = tiny_config(tiny_csv, tuner="bayesian")
+    with pytest.raises(InputError, match=r"search.tuner differ.*--overwrite.*--name"):
+        open_run(run_dir, other)
+    open_run(run_dir, other, overwrite=True)
+    assert not (run_dir / "data").exists()
+
+
+def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path, tiny_csv):
+    # learning rate 1e30 drives the loss to NaN/inf; units 3 raises in the builder below.
+    config, run_dir = prepared_run(
+        tmp_path, tiny_csv, max_trials=6, space={"units": [8, 3], "learning_rate": [1e-2, 1e30], "dropout": [0.0]},
+        max_consecutive_failures=10,
+    )
+    import models.builders as builders
+
+    original = builders.recurrent_layer
+
+    def fragile(cell, units, **kwargs):
+        if units == 3:
+            raise RuntimeError("three units are not allowed here")
+        return original(cell, units, **kwargs)
+
+    import pytest as _pytest
+
+    with _pytest.MonkeyPatch.context() as patch:
+        patch.setattr(builders, "recurrent_layer", fragile)
+        table = run_search(run_dir, config)
+    assert len(table) == 4  # the space has 4 combinations; RandomSearch stops when they are used up
+    failed = table[table["status"] == "FAILED"]
+    assert len(failed) == 3
+    assert failed["reason"].str.contains("three units are not allowed|non-finite loss").all()
+    assert failed["reason"].str.contains("non-finite loss").any()
+    completed = table[table["status"] == "COMPLETED"]
+    assert len(completed) == 1 and math.isfinite(completed["objective"].iloc[0])
+    from tuning.search import best_trials
+
+    assert (best_trials(table, objective="val_auc")["status"] == "COMPLETED").all()
+
+
+def test_consecutive_failures_stop_the_sweep(tmp_path, tiny_csv):
+    config, run_dir = prepared_run(
+        tmp_path, tiny_csv, max_trials=5, space={"units": [8], "learning_rate": [1e30], "dropout": [0.0, 0.1, 0.2]},
+        max_consecutive_failures=2,
+    )  # fmt: skip
+    with pytest.raises(InputError, match="2 trials failed in a row.*raise max_consecutive_failures"):
+        run_search(run_dir, config)
+    assert (pd.read_csv(run_dir / "trials.csv")["status"] == "FAILED").sum() == 2
+
+
+@pytest.mark.parametrize(
+    "values,pattern",
+    [
+        ({"search": {"tuner": "grid"}}, r"Expected one of \['bayesian', 'hyperband', 'random'\]. Received: tuner='grid'"),
+        ({"search": {"max_trial": 3}}, r"unknown key 'max_trial' in \[search\]; valid keys are .*'max_trials'"),
+        ({"serach": {}}, r"unknown section \[serach\]"),
+        ({"search": {"max_trials": 0}}, "max_trials must be a whole number greater than 0"),
+        ({"retrain": {"seeds": []}}, "seeds must list at least one"),
+        ({"data": {"labels": "stars5"}}, r"Received: labels='stars5'"),
+    ],
+)
+def test_bad_configuration_table(values, pattern):
+    with pytest.raises(InputError, match=pattern):
+        load_config(None, values)
+
+
+def test_config_file_and_flag_precedence(tmp_path):
+    path = tmp_path / "sweep.toml"
+    path.write_text('[search]\nmax_trials = 7\ntuner = "bayesian"\n[data]\nvocab_size = 300\n')
+    config = load_config(path, {"search": {"max_trials": 3}})
+    assert (config.search.max_trials, config.search.tuner, config.data.vocab_size) == (3, "bayesian", 300)
+    (tmp_path / "bad.toml").write_text("[search\n")
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_config(tmp_path / "bad.toml")
+
+
+def test_length_buckets_cover_every_row_once():
+    from tuning.inputs import LengthBucketedBatches
+
+    rng = np.random.default_rng(0)
+    x = np.zeros((103, 40), dtype="int32")
+    for i, n in enumerate(rng.integers(1, 40, 103)):
+        x[i, :n] = 5
+    batches = LengthBucketedBatches(x, np.arange(103), batch_size=16, seed=1)
+    seen = np.concatenate([batches[i][1] for i in range(len(batches))])
+    assert sorted(seen) == list(range(103))
+    for i in range(len(batches)):
+        xb, yb = batches[i]
+        assert xb.shape[1] % 8 == 0 or xb.shape[1] == 40
+        assert (x[yb][:, xb.shape[1] :] == 0).all()  # only padding was cut
+    assert batches[0][0].shape[1] != batches[1][0].shape[1]
