@@ -152,8 +152,7 @@ class DataConfig:
             check_positive_int("sequence_length", self.sequence_length)
         if not 0 < self.length_percentile <= 100:
             raise InputError(
-                "length_percentile must be in (0, 100]. "
-                f"Received: length_percentile={self.length_percentile!r}"
+                f"length_percentile must be in (0, 100]. Received: length_percentile={self.length_percentile!r}"
             )
         check_fraction("test_size", self.test_size)
         check_fraction("validation_size", self.validation_size)
@@ -171,8 +170,7 @@ class DataConfig:
             len(self.rating_range) != 2 or self.rating_range[0] >= self.rating_range[1]
         ):
             raise InputError(
-                "rating_range must be [low, high] with low < high. "
-                f"Received: rating_range={self.rating_range!r}"
+                f"rating_range must be [low, high] with low < high. Received: rating_range={self.rating_range!r}"
             )
 
 

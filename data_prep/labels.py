@@ -75,8 +75,7 @@ def assign_labels(values: pd.Series, config: DataConfig) -> tuple[np.ndarray, li
         )
     if bad.any():
         message = (
-            f"label column {column!r}: {int(bad.sum())} value(s) unusable for "
-            f"labels={config.labels!r}, e.g. {examples}"
+            f"label column {column!r}: {int(bad.sum())} value(s) unusable for labels={config.labels!r}, e.g. {examples}"
         )
         if config.bad_labels == "error":
             raise InputError(f"{message}; fix them or set bad_labels='drop'")

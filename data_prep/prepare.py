@@ -79,9 +79,7 @@ def _percentiles(values) -> dict[str, float]:
     values = np.asarray(list(values), dtype=float)
     if values.size == 0:
         return {}
-    return {f"p{q}": float(np.percentile(values, q)) for q in (5, 25, 50, 75, 95)} | {
-        "max": float(values.max())
-    }
+    return {f"p{q}": float(np.percentile(values, q)) for q in (5, 25, 50, 75, 95)} | {"max": float(values.max())}
 
 
 def _split(rows: pd.DataFrame, config: DataConfig, class_names: list[str]) -> pd.Series:
@@ -125,9 +123,7 @@ def _undersample(rows: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
     """Cap each class in the training split at `undersample_per_class` rows."""
     train = rows[rows["split"] == "train"]
     cap = config.undersample_per_class or int(train["label"].value_counts().min())
-    kept = [
-        group.sample(min(len(group), cap), random_state=config.seed) for _, group in train.groupby("label")
-    ]
+    kept = [group.sample(min(len(group), cap), random_state=config.seed) for _, group in train.groupby("label")]
     return pd.concat([*kept, rows[rows["split"] != "train"]]).sort_index()
 
 
@@ -147,8 +143,7 @@ def build_rows(config: DataConfig) -> tuple[pd.DataFrame, list[str], dict]:
     for role, column in (("text", config.text_column), ("label", config.label_column)):
         if column not in raw.columns:
             raise InputError(
-                f"{source}: no {role} column {column!r}; the columns are {list(raw.columns)}: "
-                f"pass --{role}-column"
+                f"{source}: no {role} column {column!r}; the columns are {list(raw.columns)}: pass --{role}-column"
             )
     text = raw[config.text_column].astype("string")
     dropped: dict[str, int] = {}
@@ -202,9 +197,7 @@ def _summary(rows: pd.DataFrame, class_names, stats, x, vocabulary, sequence_len
     summary["rows_used"] = len(rows)
     summary["class_names"] = class_names
     summary["class_counts"] = {
-        split: {
-            name: int((part["label"] == i).sum()) for i, name in enumerate(class_names)
-        }
+        split: {name: int((part["label"] == i).sum()) for i, name in enumerate(class_names)}
         for split, part in rows.groupby("split")
     }
     lengths = {}
@@ -220,9 +213,7 @@ def _summary(rows: pd.DataFrame, class_names, stats, x, vocabulary, sequence_len
     summary["vocabulary_size"] = len(vocabulary)
     summary["sequence_length"] = sequence_length
     token_counts = {s: rows.loc[rows["split"] == s, "clean_text"].str.split().str.len() for s in SPLITS}
-    summary["truncation_rate"] = {
-        s: float((token_counts[s] > sequence_length).mean()) for s in SPLITS
-    }
+    summary["truncation_rate"] = {s: float((token_counts[s] > sequence_length).mean()) for s in SPLITS}
     validation = x["validation"]
     kept = validation[validation > 0]
     summary["oov_rate_validation"] = float((kept == 1).mean()) if kept.size else 0.0
@@ -306,9 +297,7 @@ def load_prepared(run_dir: Path) -> PreparedData:
     folder = Path(run_dir) / "data"
     missing = [name for name in DATA_FILES if not (folder / name).is_file()]
     if missing:
-        raise InputError(
-            f"{folder}: missing {', '.join(missing)}; run `rnnsweep data --output {run_dir}` first"
-        )
+        raise InputError(f"{folder}: missing {', '.join(missing)}; run `rnnsweep data --output {run_dir}` first")
     summary = json.loads((folder / "summary.json").read_text())
     with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
         x = {s: arrays[f"x_{s}"] for s in SPLITS}

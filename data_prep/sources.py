@@ -285,9 +285,7 @@ def read_acl_imdb(path: Path) -> tuple[pd.DataFrame, dict]:
             for file in sorted((path / part / folder).glob("*.txt")):
                 rows.append((file.read_text(encoding="utf-8", errors="replace"), label))
     if not rows:
-        raise InputError(
-            f"{path}: no aclImdb/{{train,test}}/{{pos,neg}}/*.txt files; pass the aclImdb folder"
-        )
+        raise InputError(f"{path}: no aclImdb/{{train,test}}/{{pos,neg}}/*.txt files; pass the aclImdb folder")
     return pd.DataFrame(rows, columns=["text", "label"]), {"malformed_lines": 0, "fallback_decoded_lines": 0}
 
 
@@ -337,4 +335,3 @@ def read_source(config: DataConfig) -> tuple[pd.DataFrame, dict]:
         frame, stats = read_table_file(path, fmt=config.format, max_bad_share=config.max_bad_line_share)
     stats["source"] = str(config.path or "built-in default (Rotten Tomatoes corpus)")
     return frame, stats
-

@@ -28,9 +28,7 @@ class Architecture:
     def validate(self) -> None:
         check_one_of(f"architectures.{self.name}.cell", self.cell, CELLS)
         if not isinstance(self.depth, int) or self.depth < 1:
-            raise InputError(
-                f"architectures.{self.name}.depth must be a whole number >= 1. Received: {self.depth!r}"
-            )
+            raise InputError(f"architectures.{self.name}.depth must be a whole number >= 1. Received: {self.depth!r}")
 
 
 # The original study's architectures.

@@ -63,7 +63,9 @@ def build_model(hp, *, spec: ModelSpec, architecture: Architecture, space: Searc
     for depth in range(1, architecture.depth + 1):
         units = hp.Choice(f"units_{depth}", list(space.units), default=space.default("units"))
         last = depth == architecture.depth
-        layer = recurrent_layer(architecture.cell, units, return_sequences=not last, name=f"{architecture.cell}_{depth}")
+        layer = recurrent_layer(
+            architecture.cell, units, return_sequences=not last, name=f"{architecture.cell}_{depth}"
+        )
         if architecture.bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{depth}")
         x = layer(x)

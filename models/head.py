@@ -33,9 +33,7 @@ def compile_for_classes(model: keras.Model, *, num_classes: int, learning_rate: 
         auc = keras.metrics.AUC(name="auc", num_thresholds=AUC_THRESHOLDS)
     else:
         loss = keras.losses.CategoricalCrossentropy()
-        auc = keras.metrics.AUC(
-            name="auc", multi_label=True, num_labels=num_classes, num_thresholds=AUC_THRESHOLDS
-        )
+        auc = keras.metrics.AUC(name="auc", multi_label=True, num_labels=num_classes, num_thresholds=AUC_THRESHOLDS)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss=loss,

@@ -32,6 +32,5 @@ class ModelSpec:
             raise ValueError(f"vocab_size must be 3 or more. Received: vocab_size={self.vocab_size}")
         if self.embedding_matrix is not None and self.embedding_matrix.shape[0] != self.vocab_size:
             raise ValueError(
-                f"embedding_matrix has {self.embedding_matrix.shape[0]} rows, expected "
-                f"vocab_size={self.vocab_size}"
+                f"embedding_matrix has {self.embedding_matrix.shape[0]} rows, expected vocab_size={self.vocab_size}"
             )

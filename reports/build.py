@@ -33,6 +33,15 @@ def _fmt(value, digits=4):
     return "n/a" if value is None or (isinstance(value, float) and value != value) else f"{value:.{digits}f}"
 
 
+def _plain(value):
+    """A table cell: blank for missing, whole floats (pandas' NaN-widened ints) as ints."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1:
+        return str(int(value))
+    return str(value)
+
+
 def load_run(run_dir: Path) -> dict:
     """Read every artifact a report uses; missing later stages give empty entries.
 
@@ -73,10 +82,17 @@ def leaderboard(run: dict) -> list[dict]:
     for name, model in run["models"].items():
         metrics = model["metrics"]
         entries.append(
-            {"name": name, "kind": "tuned RNN", "search_score": metrics["search_score"], **{k: metrics["test"][k] for k in METRIC_KEYS}}
+            {
+                "name": name,
+                "kind": "tuned RNN",
+                "search_score": metrics["search_score"],
+                **{k: metrics["test"][k] for k in METRIC_KEYS},
+            }
         )
     for name, splits in run["baselines"].items():
-        entries.append({"name": name, "kind": "baseline", "search_score": None, **{k: splits["test"][k] for k in METRIC_KEYS}})
+        entries.append(
+            {"name": name, "kind": "baseline", "search_score": None, **{k: splits["test"][k] for k in METRIC_KEYS}}
+        )
     return sorted(entries, key=lambda e: (e["auc_macro"] is None, -(e["auc_macro"] or 0), -e["f1_weighted"]))
 
 
@@ -175,7 +191,9 @@ def build_report(run_dir: Path) -> Path:
     scratch = Path(tempfile.mkdtemp(prefix=".report-", dir=run_dir))
     try:
         figures = {
-            "class_counts": _save(plots.plot_class_counts(summary["class_counts"], class_names), scratch, "data_class_counts.png"),
+            "class_counts": _save(
+                plots.plot_class_counts(summary["class_counts"], class_names), scratch, "data_class_counts.png"
+            ),
             "lengths": _save(plots.plot_length_histograms(run["rows"], class_names), scratch, "data_lengths.png"),
         }
         search = {}
@@ -222,6 +240,7 @@ def build_report(run_dir: Path) -> Path:
             loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
         )
         environment.filters["fmt"] = _fmt
+        environment.filters["plain"] = _plain
         html = environment.get_template("index.html.j2").render(
             run_dir=str(run_dir),
             config=run["config"],
@@ -229,14 +248,19 @@ def build_report(run_dir: Path) -> Path:
             class_names=class_names,
             board=board,
             verdict=verdict(board),
+            rnn_wins=bool(board) and board[0]["kind"] == "tuned RNN",
             trials=trials.to_dict("records") if not trials.empty else [],
             hp_columns=[c for c in trials.columns if c.startswith("hp_")] if not trials.empty else [],
             objective=objective,
             figures=figures,
             search=search,
             architectures=architectures,
-            errors=_error_analysis(run, board, report_config.get("error_examples", 10),
-                                   report_config.get("compare", ["simple_rnn", "lstm"])),  # fmt: skip
+            errors=_error_analysis(
+                run,
+                board,
+                report_config.get("error_examples", 10),
+                report_config.get("compare", ["simple_rnn", "lstm"]),
+            ),  # fmt: skip
         )
         (scratch / "index.html").write_text(html, encoding="utf-8")
         target = run_dir / "report"

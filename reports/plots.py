@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 PALETTE = "tab10"
 
@@ -72,6 +73,7 @@ def plot_training_curves(history: dict[str, list[float]], *, best_epoch: int | N
         if best_epoch is not None:
             ax.axvline(best_epoch + 1, color="grey", linestyle=":", label="restored epoch")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(metric, fontsize=9)
         ax.legend(fontsize=7)
     return fig
@@ -98,6 +100,7 @@ def plot_best_so_far(trials: pd.DataFrame, objective: str, ax=None):
         line = ax.plot(part["number"], better(scores), label=architecture)
         ax.scatter(part["number"], scores, color=line[0].get_color(), s=12)
     ax.set_xlabel("trial")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(objective)
     ax.set_title("score by trial (line: best so far)", fontsize=9)
     ax.legend(fontsize=7)

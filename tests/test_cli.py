@@ -64,11 +64,13 @@ def test_run_end_to_end_in_a_subprocess(tmp_path):
     config.write_text(
         '[data]\npreset = "womens-clothing"\n'
         '[search]\narchitectures = ["lstm", "bilstm"]\nmax_trials = 1\nepochs = 1\n'
-        '[search.space]\nunits = [8]\nlearning_rate = [0.01]\n'
+        "[search.space]\nunits = [8]\nlearning_rate = [0.01]\n"
         "[retrain]\nepochs = 1\npatience = 1\n"
     )
     started = time.monotonic()
-    result = rnnsweep("run", "--config", str(config), "--data", str(data), "--output", str(tmp_path / "run"), timeout=300)
+    result = rnnsweep(
+        "run", "--config", str(config), "--data", str(data), "--output", str(tmp_path / "run"), timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert time.monotonic() - started < 120
     index = Path(result.stdout.strip().splitlines()[-1])
@@ -100,7 +102,18 @@ def test_sigkill_mid_trial_then_resume(tmp_path):
         '[search]\narchitectures = ["gru1"]\nmax_trials = 4\nepochs = 4\nearly_stopping_patience = 0\n'
         "[search.space]\nunits = [8, 16]\nlearning_rate = [0.01, 0.001]\ndropout = [0.0]\n"
     )
-    command = [sys.executable, "-m", "tuning", "tune", "--config", str(config), "--data", str(data), "--output", str(run_dir)]
+    command = [
+        sys.executable,
+        "-m",
+        "tuning",
+        "tune",
+        "--config",
+        str(config),
+        "--data",
+        str(data),
+        "--output",
+        str(run_dir),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     target = run_dir / "search" / "gru1" / "trial_2" / "trial.json"
     deadline = time.monotonic() + 240

@@ -83,13 +83,15 @@ def test_zip_tsv_and_jsonl(tmp_path):
     for path in (tmp_path / "r.tsv.zip", jsonl):
         _, _, stats = build_rows(config(preset="womens-clothing", path=str(path), max_bad_line_share=0.2))
         assert stats["rows_read"] == 200
-    assert build_rows(config(preset="womens-clothing", path=str(jsonl), max_bad_line_share=0.2))[2]["malformed_lines"] == 1
+    assert (
+        build_rows(config(preset="womens-clothing", path=str(jsonl), max_bad_line_share=0.2))[2]["malformed_lines"] == 1
+    )
 
 
 def test_amazon_tsv_with_bad_lines(tmp_path):
     lines = ["marketplace\tstar_rating\treview_headline\treview_body"]
     for i, row in enumerate(make_reviews(200)):
-        lines.append(f"US\t{row['Rating']}\theadline {i}\t{row['Review Text']} \"unbalanced quote")
+        lines.append(f'US\t{row["Rating"]}\theadline {i}\t{row["Review Text"]} "unbalanced quote')
     lines.insert(50, "US\t5\tonly three fields\ttoo\tmany\tfields")
     (tmp_path / "amazon.tsv").write_text("\n".join(lines))
     rows, names, stats = build_rows(config(preset="amazon-reviews", path=str(tmp_path / "amazon.tsv")))
@@ -165,7 +167,9 @@ def test_default_dataset_checksum_is_verified(tmp_path):
 def test_label_schemes(tmp_path, scheme, extra, expected):
     rows = make_reviews(300)
     path = write_csv(tmp_path / "r.csv", rows)
-    built, names, _ = build_rows(config(preset="womens-clothing", path=str(path), labels=scheme, **extra, drop_duplicates=False))
+    built, names, _ = build_rows(
+        config(preset="womens-clothing", path=str(path), labels=scheme, **extra, drop_duplicates=False)
+    )
     assert names == expected
     ratings = pd.Series([r["Rating"] for r in rows])
     if scheme == "sentiment3":
@@ -217,7 +221,10 @@ def test_duplicates_removed_before_split(tmp_path):
 
 def test_undersample_and_class_weight(tmp_path):
     path = write_csv(tmp_path / "r.csv", make_reviews(600))
-    data = prepare_data(config(preset="womens-clothing", path=str(path), balance="undersample", undersample_per_class=40), tmp_path / "a")
+    data = prepare_data(
+        config(preset="womens-clothing", path=str(path), balance="undersample", undersample_per_class=40),
+        tmp_path / "a",
+    )
     assert np.bincount(data.y["train"]).max() == 40
     data = prepare_data(config(preset="womens-clothing", path=str(path), balance="class_weight"), tmp_path / "b")
     assert set(data.class_weight) == set(range(5))
@@ -235,7 +242,10 @@ def test_encoding_matches_text_vectorization():
 def test_pretrained_vectors(tmp_path, tiny_csv):
     lines = [f"{w} " + " ".join(["0.5"] * 4) for w in ("dress", "great", "bad")]
     (tmp_path / "glove.txt").write_text("\n".join(lines))
-    data = prepare_data(config(preset="womens-clothing", path=str(tiny_csv), embeddings_path=str(tmp_path / "glove.txt")), tmp_path / "run")
+    data = prepare_data(
+        config(preset="womens-clothing", path=str(tiny_csv), embeddings_path=str(tmp_path / "glove.txt")),
+        tmp_path / "run",
+    )
     assert data.embedding_matrix.shape == (len(data.vocabulary), 4)
     assert 0 < data.summary["embeddings"]["vocabulary_found"] < 1
     np.testing.assert_allclose(data.embedding_matrix[data.vocabulary.index("dress")], 0.5)
@@ -259,16 +269,44 @@ def _bad_inputs(tmp_path):
         "empty file": ({"e.csv": b""}, {"path": "e.csv"}, "empty"),
         "binary file": ({"b.csv": b"\x00\x01\x02" * 100}, {"path": "b.csv"}, "binary"),
         "unknown format": ({"r.xlsx": b"abc"}, {"path": "r.xlsx"}, "unknown format"),
-        "missing text column": ({"r.csv": good}, {"path": "r.csv", "text_column": "body"}, r"no text column 'body'.*Review Text"),
-        "missing label column": ({"r.csv": good}, {"path": "r.csv", "label_column": "stars"}, r"no label column 'stars'.*Rating"),
+        "missing text column": (
+            {"r.csv": good},
+            {"path": "r.csv", "text_column": "body"},
+            r"no text column 'body'.*Review Text",
+        ),
+        "missing label column": (
+            {"r.csv": good},
+            {"path": "r.csv", "label_column": "stars"},
+            r"no label column 'stars'.*Rating",
+        ),
         "no usable labels": ({"r.csv": [{**r, "Rating": "x"} for r in good]}, {"path": "r.csv"}, "no usable values"),
         "single class": ({"r.csv": [{**r, "Rating": 5} for r in good]}, {"path": "r.csv"}, r"only one class \('5'\)"),
-        "class too small": ({"r.csv": good[:59] + [{**good[0], "Review Text": "lonely", "Rating": 6}]}, {"path": "r.csv", "rating_range": None}, r"class '6' has 1 row"),
-        "all empty after cleaning": ({"r.csv": [{**r, "Review Text": "123 !!"} for r in good]}, {"path": "r.csv"}, "empty after cleaning"),
+        "class too small": (
+            {"r.csv": good[:59] + [{**good[0], "Review Text": "lonely", "Rating": 6}]},
+            {"path": "r.csv", "rating_range": None},
+            r"class '6' has 1 row",
+        ),
+        "all empty after cleaning": (
+            {"r.csv": [{**r, "Review Text": "123 !!"} for r in good]},
+            {"path": "r.csv"},
+            "empty after cleaning",
+        ),
         "zero vocabulary": ({"r.csv": good}, {"path": "r.csv", "vocab_size": 0}, "vocab_size must be"),
-        "negative sequence length": ({"r.csv": good}, {"path": "r.csv", "sequence_length": -5}, "sequence_length must be"),
-        "no room for training": ({"r.csv": good}, {"path": "r.csv", "test_size": 0.8, "validation_size": 0.9}, "leave under 10%"),
-        "ragged vectors": ({"r.csv": good, "v.txt": b"dress 0.1 0.2\ngreat 0.1 0.2 0.3\n"}, {"path": "r.csv", "embeddings_path": "v.txt"}, "line 2 has 3 values"),
+        "negative sequence length": (
+            {"r.csv": good},
+            {"path": "r.csv", "sequence_length": -5},
+            "sequence_length must be",
+        ),
+        "no room for training": (
+            {"r.csv": good},
+            {"path": "r.csv", "test_size": 0.8, "validation_size": 0.9},
+            "leave under 10%",
+        ),
+        "ragged vectors": (
+            {"r.csv": good, "v.txt": b"dress 0.1 0.2\ngreat 0.1 0.2 0.3\n"},
+            {"path": "r.csv", "embeddings_path": "v.txt"},
+            "line 2 has 3 values",
+        ),
         "unknown preset": ({}, {"preset": "yelp"}, r"Expected one of .*Received: preset='yelp'"),
     }
 

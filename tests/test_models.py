@@ -44,7 +44,9 @@ def test_builder_with_pinned_hyperparameters(name):
     assert model.output_shape == (None, 5)
     layers = recurrent_layers(model)
     assert len(layers) == architecture.depth
-    expected = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}[architecture.cell]
+    expected = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}[
+        architecture.cell
+    ]
     for wrapper, inner in layers:
         assert isinstance(inner, expected) and inner.units == 8
         assert isinstance(wrapper, keras.layers.Bidirectional) == architecture.bidirectional
@@ -60,7 +62,9 @@ def test_builder_with_pinned_hyperparameters(name):
 @pytest.mark.parametrize("name", ["lstm", "gru2", "bilstm"])
 def test_recurrent_layers_stay_cudnn_eligible(name):
     architecture = ARCHITECTURES[name]
-    model = build_model(keras_tuner.HyperParameters(), spec=SPEC, architecture=architecture, space=default_search_space(name))
+    model = build_model(
+        keras_tuner.HyperParameters(), spec=SPEC, architecture=architecture, space=default_search_space(name)
+    )
     for _, layer in recurrent_layers(model):
         cell = layer.cell
         assert cell.activation is keras.activations.tanh
@@ -111,7 +115,9 @@ def test_space_overrides_and_bad_values():
 
 def test_custom_architecture_and_unknown_name():
     (bigru,) = resolve_architectures(["bigru2"], {"bigru2": {"cell": "gru", "depth": 2, "bidirectional": True}})
-    model = build_model(keras_tuner.HyperParameters(), spec=SPEC, architecture=bigru, space=default_search_space("bigru2"))
+    model = build_model(
+        keras_tuner.HyperParameters(), spec=SPEC, architecture=bigru, space=default_search_space("bigru2")
+    )
     assert len(recurrent_layers(model)) == 2
     with pytest.raises(InputError, match=r"Expected one of .*Received: architectures='transformer'"):
         resolve_architectures(["transformer"])
@@ -121,7 +127,9 @@ def test_custom_architecture_and_unknown_name():
 
 def test_binary_head_gives_two_class_probabilities():
     spec = ModelSpec(vocab_size=30, sequence_length=6, num_classes=2)
-    model = build_model(keras_tuner.HyperParameters(), spec=spec, architecture=ARCHITECTURES["gru1"], space=default_search_space("gru1"))
+    model = build_model(
+        keras_tuner.HyperParameters(), spec=spec, architecture=ARCHITECTURES["gru1"], space=default_search_space("gru1")
+    )
     assert model.output_shape == (None, 1)
     proba = predict_proba(model, np.ones((3, 6), dtype="int32"), num_classes=2)
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
@@ -141,5 +149,9 @@ def test_keras_auc_agrees_with_scikit_learn(num_classes):
     compile_for_classes(model, num_classes=num_classes, learning_rate=1e-3)
     inputs = proba[:, 1:] if num_classes == 2 else proba
     keras_auc = model.evaluate(inputs, encode_targets(y, num_classes), verbose=0, return_dict=True)["auc"]
-    sk_auc = roc_auc_score(y, proba[:, 1]) if num_classes == 2 else roc_auc_score(y, proba, multi_class="ovr", average="macro")
+    sk_auc = (
+        roc_auc_score(y, proba[:, 1])
+        if num_classes == 2
+        else roc_auc_score(y, proba, multi_class="ovr", average="macro")
+    )
     assert abs(keras_auc - sk_auc) < 0.01

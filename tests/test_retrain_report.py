@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -121,7 +120,9 @@ def test_model_predictions_match_saved_predictions(tiny_run):
     saved = pd.read_csv(tiny_run / "models" / "gru1" / "predictions.csv")
     test = saved[saved["split"] == "test"].head(20)
     texts = rows.set_index("row_id").loc[test["row_id"], "text"].tolist()
-    proba = np.asarray(load_text_model(tiny_run / "models" / "gru1" / "export.keras").predict(tf.constant(texts), verbose=0))
+    proba = np.asarray(
+        load_text_model(tiny_run / "models" / "gru1" / "export.keras").predict(tf.constant(texts), verbose=0)
+    )
     np.testing.assert_array_equal(proba.argmax(axis=1), test["predicted"].to_numpy())
 
 

@@ -86,7 +86,10 @@ def test_changed_settings_are_refused(tmp_path, tiny_csv):
 def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path, tiny_csv):
     # learning rate 1e30 drives the loss to NaN/inf; units 3 raises in the builder below.
     config, run_dir = prepared_run(
-        tmp_path, tiny_csv, max_trials=6, space={"units": [8, 3], "learning_rate": [1e-2, 1e30], "dropout": [0.0]},
+        tmp_path,
+        tiny_csv,
+        max_trials=6,
+        space={"units": [8, 3], "learning_rate": [1e-2, 1e30], "dropout": [0.0]},
         max_consecutive_failures=10,
     )
     import models.builders as builders
@@ -125,14 +128,40 @@ def test_consecutive_failures_stop_the_sweep(tmp_path, tiny_csv):
     assert (pd.read_csv(run_dir / "trials.csv")["status"] == "FAILED").sum() == 2
 
 
+def test_isolated_trials_run_one_process_each(tmp_path, tiny_csv, monkeypatch):
+    import subprocess
+
+    import tuning.search as search_module
+
+    calls = []
+    real_run = subprocess.run
+
+    def counting_run(command, *args, **kwargs):
+        calls.append(command)
+        return real_run(command, *args, **kwargs)
+
+    monkeypatch.setattr(search_module.subprocess, "run", counting_run)
+    config, run_dir = prepared_run(
+        tmp_path, tiny_csv, max_trials=2, isolate_trials=True, space={"units": [8, 16], "learning_rate": [1e-2]}
+    )
+    table = run_search(run_dir, config)
+    assert len(table) == 2 and (table["status"] == "COMPLETED").all()
+    assert [c[-1] for c in calls] == ["1", "2"]
+    assert all(c[1:3] == ["-m", "tuning.worker"] for c in calls)
+
+
 @pytest.mark.parametrize(
     "values,pattern",
     [
-        ({"search": {"tuner": "grid"}}, r"Expected one of \['bayesian', 'hyperband', 'random'\]. Received: tuner='grid'"),
+        (
+            {"search": {"tuner": "grid"}},
+            r"Expected one of \['bayesian', 'hyperband', 'random'\]. Received: tuner='grid'",
+        ),
         ({"search": {"max_trial": 3}}, r"unknown key 'max_trial' in \[search\]; valid keys are .*'max_trials'"),
         ({"serach": {}}, r"unknown section \[serach\]"),
         ({"search": {"max_trials": 0}}, "max_trials must be a whole number greater than 0"),
         ({"retrain": {"seeds": []}}, "seeds must list at least one"),
+        ({"search": {"isolate_trials": True, "tuner": "hyperband"}}, "isolate_trials works with the random"),
         ({"data": {"labels": "stars5"}}, r"Received: labels='stars5'"),
     ],
 )

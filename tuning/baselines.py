@@ -30,9 +30,7 @@ def baseline_models(seed: int = 0) -> dict:
     return {
         "majority": DummyClassifier(strategy="most_frequent"),
         "tfidf_logreg": make_pipeline(tfidf(), LogisticRegression(max_iter=2000, C=4.0)),
-        "tfidf_svm": make_pipeline(
-            tfidf(), CalibratedClassifierCV(LinearSVC(C=0.5, random_state=seed), cv=3)
-        ),
+        "tfidf_svm": make_pipeline(tfidf(), CalibratedClassifierCV(LinearSVC(C=0.5, random_state=seed), cv=3)),
     }
 
 

@@ -47,6 +47,21 @@ def _search_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--tensorboard", action="store_true", default=None, help="log trials for TensorBoard's HParams dashboard"
     )
+    group.add_argument(
+        "--isolate-trials", action="store_true", default=None, help="run each trial in a fresh process (flat memory)"
+    )
+    group.add_argument("--workers", type=int, metavar="N",
+                       help="run a chief and N worker processes on this machine, each with its share of the cores")  # fmt: skip
+    group.add_argument("--max-worker-restarts", type=int, default=3, metavar="N",
+                       help="with --workers: restarts allowed per dead worker")  # fmt: skip
+
+
+def _distributed_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("distributed (keras-tuner chief/worker)")
+    group.add_argument("--role", choices=["chief", "worker"], help="this process's part (default: single process)")
+    group.add_argument("--oracle", metavar="HOST:PORT",
+                       help="chief address; architecture i uses PORT+i")  # fmt: skip
+    group.add_argument("--worker-id", metavar="ID", help="a worker's unique id (reuse it when restarting a worker)")
 
 
 def _retrain_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
@@ -73,15 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="load, clean, split and summarise the data", formatter_class=FORMATTER)
     _data_flags(data)
-    tune = sub.add_parser("tune", help="run or resume the sweep (prepares the data if needed)", formatter_class=FORMATTER)
+    tune = sub.add_parser(
+        "tune", help="run or resume the sweep (prepares the data if needed)", formatter_class=FORMATTER
+    )
     _data_flags(tune)
     _search_flags(tune)
+    _distributed_flags(tune)
     retrain = sub.add_parser(
         "retrain", help="retrain the best trials, evaluate them, score the baselines", formatter_class=FORMATTER
     )
     retrain.add_argument("run_dir", metavar="RUN_DIR", help="an existing run directory")
     _retrain_flags(retrain)
-    report = sub.add_parser("report", help="write RUN_DIR/report/index.html from saved results", formatter_class=FORMATTER)
+    report = sub.add_parser(
+        "report", help="write RUN_DIR/report/index.html from saved results", formatter_class=FORMATTER
+    )
     report.add_argument("run_dir", metavar="RUN_DIR", help="an existing run directory")
     predict = sub.add_parser("predict", help="classify raw texts with an exported model", formatter_class=FORMATTER)
     predict.add_argument("model", metavar="MODEL", help="RUN_DIR/models/<architecture>/export.keras")
@@ -117,6 +137,7 @@ def _overrides(args: argparse.Namespace) -> dict:
             "batch_size": get("batch_size"),
             "seed": get("seed"),
             "tensorboard": get("tensorboard"),
+            "isolate_trials": get("isolate_trials"),
         },
         "retrain": {
             "top": get("top"),
@@ -147,10 +168,18 @@ def dispatch(args: argparse.Namespace) -> int:
             pipeline.data_stage(config, run_dir, overwrite=args.overwrite)
             print(run_dir / "data" / "summary.json")
         elif args.command == "tune":
-            pipeline.tune_stage(config, run_dir, overwrite=args.overwrite)
+            from tuning.distributed import parse_role
+
+            role = parse_role(args.role, args.oracle, args.worker_id)
+            if role and args.workers:
+                raise InputError("--workers starts its own chief and workers; leave out --role")
+            pipeline.tune_stage(
+                config, run_dir, overwrite=args.overwrite, role=role, workers=args.workers,
+                max_worker_restarts=args.max_worker_restarts,
+            )  # fmt: skip
             print(run_dir / "trials.csv")
         else:
-            print(pipeline.run_all(config, run_dir, overwrite=args.overwrite))
+            print(pipeline.run_all(config, run_dir, overwrite=args.overwrite, workers=args.workers))
     elif args.command == "retrain":
         pipeline.retrain_stage(Path(args.run_dir), {"retrain": overrides["retrain"]} if overrides["retrain"] else None)
         print(Path(args.run_dir) / "models")

@@ -134,7 +134,9 @@ def load_text_model(path: Path) -> keras.Model:
         raise InputError(f"{path}: cannot be loaded as a Keras model ({type(error).__name__}); "
                          "pass an export.keras written by `rnnsweep retrain`") from None  # fmt: skip
     if not any(isinstance(layer, ClassProbabilities) for layer in model.layers):
-        raise InputError(f"{path}: is a Keras model but not an rnnsweep export; pass an export.keras written by `rnnsweep retrain`")
+        raise InputError(
+            f"{path}: is a Keras model but not an rnnsweep export; pass an export.keras written by `rnnsweep retrain`"
+        )
     return model
 
 

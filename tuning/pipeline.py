@@ -6,10 +6,13 @@ import logging
 from pathlib import Path
 
 from data_prep.prepare import PreparedData, load_prepared, prepare_data
+from models.architectures import resolve_architectures
 from tuning.baselines import run_baselines
-from tuning.config import Config, load_run_config, open_run
+from tuning.config import Config, check_same_settings, load_run_config, open_run
+from tuning.distributed import Role, run_local_workers
 from tuning.retrain import retrain_best
 from tuning.search import run_search
+from tuning.trials import read_trials
 
 logger = logging.getLogger("rnnsweep")
 
@@ -30,16 +33,48 @@ def data_stage(config: Config, run_dir: Path, *, overwrite: bool = False) -> Pre
     return data
 
 
-def tune_stage(config: Config, run_dir: Path, *, overwrite: bool = False, tuner_options: dict | None = None):
+def tune_stage(
+    config: Config,
+    run_dir: Path,
+    *,
+    overwrite: bool = False,
+    tuner_options: dict | None = None,
+    role: Role | None = None,
+    workers: int | None = None,
+    max_worker_restarts: int = 3,
+):
     """Run or resume the sweep, preparing the data first if the run has none.
+
+    Args:
+        config: The sweep configuration.
+        run_dir: The run directory.
+        overwrite: Delete the run's earlier results first (default False).
+        tuner_options: Extra keyword arguments for each tuner, e.g.
+            `{"distribution_strategy": tf.distribute.MirroredStrategy()}` to train each
+            trial on several GPUs (default None).
+        role: Chief or worker of a distributed sweep (default None: alone).
+        workers: Start a chief and this many local worker processes (default None).
+        max_worker_restarts: With `workers`, restarts allowed per dead worker (default 3).
 
     Returns:
         The trials table.
+
+    Raises:
+        InputError: Bad settings or data; a worker without prepared data.
     """
+    if role is not None and role.role == "worker":
+        # Workers never write shared state before the chief has: they only check it.
+        check_same_settings(run_dir, config)
+        load_prepared(run_dir)
+        return run_search(run_dir, config, tuner_options=tuner_options, role=role)
     open_run(run_dir, config, overwrite=overwrite)
     if not (Path(run_dir) / "data" / "summary.json").is_file():
         data_stage(config, run_dir)
-    return run_search(run_dir, config, tuner_options=tuner_options)
+    if workers:
+        architectures = resolve_architectures(config.search.architectures, config.search.custom_architectures)
+        run_local_workers(run_dir, workers=workers, architectures=len(architectures), max_restarts=max_worker_restarts)
+        return read_trials(run_dir)
+    return run_search(run_dir, config, tuner_options=tuner_options, role=role)
 
 
 def retrain_stage(run_dir: Path, overrides: dict | None = None) -> dict:
@@ -64,14 +99,20 @@ def report_stage(run_dir: Path) -> Path:
     return build_report(run_dir)
 
 
-def run_all(config: Config, run_dir: Path, *, overwrite: bool = False) -> Path:
+def run_all(config: Config, run_dir: Path, *, overwrite: bool = False, workers: int | None = None) -> Path:
     """Every stage in order: data, tune, retrain (with baselines), report.
 
     Re-running after an interruption resumes the sweep; finished stages after it run again.
 
+    Args:
+        config: The sweep configuration.
+        run_dir: The run directory.
+        overwrite: Delete the run's earlier results first (default False).
+        workers: Sweep with a chief and this many local worker processes (default None).
+
     Returns:
         The report's `index.html`.
     """
-    tune_stage(config, run_dir, overwrite=overwrite)
+    tune_stage(config, run_dir, overwrite=overwrite, workers=workers)
     retrain_stage(run_dir)
     return report_stage(run_dir)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import json
 import logging
 import math
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,7 +26,8 @@ from models.builders import build_model
 from models.head import encode_targets
 from models.search_space import default_search_space
 from models.spec import ModelSpec
-from tuning.config import Config, check_same_settings
+from tuning.config import Config, check_same_settings, save_config
+from tuning.distributed import Role, keras_tuner_environment
 from tuning.inputs import LengthBucketedBatches
 from tuning.trials import collect_trials, record_duration, write_trials
 
@@ -108,7 +112,7 @@ class SweepTuner:
             gc.collect()
 
     def on_trial_end(self, trial):
-        record_duration(self.project_dir, trial.trial_id, time.monotonic() - self._trial_started)
+        record_duration(self.get_trial_dir(trial.trial_id), time.monotonic() - self._trial_started)
         super().on_trial_end(trial)
         if self.progress:
             self.progress(trial)
@@ -150,42 +154,61 @@ def make_tuner(
         "directory": str(project_root),
         "project_name": architecture.name,
         "overwrite": False,
-        **tuner_options,
     }
     if search.tuner == "hyperband":
         options["max_epochs"] = search.epochs
-        # Hyperband sizes its own budget from max_epochs; cap it with max_trials as well.
+        # Hyperband sizes its own budget from max_epochs; one iteration keeps it bounded.
         options["hyperband_iterations"] = 1
     else:
         options["max_trials"] = search.max_trials
-    return TUNER_CLASSES[search.tuner](**options)
+    tuner = TUNER_CLASSES[search.tuner](**{**options, **tuner_options})
+    # keras-tuner saves oracle.json before it forgets an ended trial, so a reloaded project
+    # can list a finished trial as still running and run it a second time. Forget those.
+    oracle = tuner.oracle
+    for tuner_id, trial in list(getattr(oracle, "ongoing_trials", {}).items()):  # a worker's client has none
+        if trial.status in ("COMPLETED", "FAILED", "INVALID"):
+            del oracle.ongoing_trials[tuner_id]
+    return tuner
 
 
 class Progress:
-    """One log line per finished trial, with the sweep's ETA."""
+    """One log line per finished trial: the sweep's count, best so far and ETA.
 
-    def __init__(self, total_trials: int, objective: str):
-        self.total = total_trials
+    Counts are read from the trial files, so they stay right on resume and when other
+    processes (isolated trials, distributed workers) finish trials too.
+    """
+
+    def __init__(self, run_dir: Path, architectures, max_trials: int, objective: str, prefix: str = ""):
+        self.projects = {a.name: Path(run_dir) / "search" / a.name for a in architectures}
+        self.max_trials = max_trials
+        self.total = max_trials * len(self.projects)
         self.objective = objective
-        self.done = 0
+        self.prefix = prefix
         self.started = time.monotonic()
-        self.best: dict[str, float] = {}
+        self.done_at_start = self.count()
 
-    def __call__(self, architecture: str, tuner, trial) -> None:
-        self.done += 1
+    def count(self) -> int:
+        return sum(min(_finished_trials(p), self.max_trials) for p in self.projects.values())
+
+    def __call__(self, architecture: str, trial) -> None:
+        done = self.count()
         elapsed = time.monotonic() - self.started
-        remaining = max(0, self.total - self.done)
-        eta = elapsed / self.done * remaining
-        status = trial.status
-        score = trial.score
-        text = f"{status.lower()}: {trial.message.strip().splitlines()[-1][:120]}" if status != "COMPLETED" else ""
+        finished_here = done - self.done_at_start
+        eta = elapsed / finished_here * max(0, self.total - done) if finished_here > 0 else 0.0
+        # The trial's file is the truth: a distributed worker's copy holds no score.
+        path = self.projects[architecture] / f"trial_{trial.trial_id}" / "trial.json"
+        saved = json.loads(path.read_text()) if path.is_file() else {}
+        status, score = saved.get("status", trial.status), saved.get("score", trial.score)
         if status == "COMPLETED" and score is not None:
-            better = max if self.objective != "val_loss" else min
-            self.best[architecture] = better(score, self.best.get(architecture, score))
-            text = f"{self.objective} {score:.4f}, best {self.best[architecture]:.4f}"
+            scores = _completed_scores(self.projects[architecture])
+            best = (min if self.objective == "val_loss" else max)(scores or [score])
+            text = f"{self.objective} {score:.4f}, best {best:.4f}"
+        else:
+            lines = (saved.get("message") or trial.message or "").strip().splitlines()
+            text = f"{str(status).lower()}: {lines[-1][:120] if lines else 'no message'}"
         logger.info(
-            "%s trial %d of %d: %s | elapsed %s, ETA %s",
-            architecture, self.done, self.total, text, _clock(elapsed), _clock(eta),
+            "%s%s trial %d of %d: %s | elapsed %s, ETA %s",
+            self.prefix, architecture, done, self.total, text, _clock(elapsed), _clock(eta),
         )  # fmt: skip
 
 
@@ -194,34 +217,45 @@ def _clock(seconds: float) -> str:
     return f"{minutes}m{seconds:02d}s"
 
 
-def run_search(run_dir: Path, config: Config, *, tuner_options: dict | None = None) -> "pandas.DataFrame":  # noqa: F821
-    """Run (or resume) the sweep over every configured architecture.
+def _trial_files(project_dir: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in Path(project_dir).glob("trial_*/trial.json")]
 
-    Reads `RUN_DIR/data`, writes `RUN_DIR/search/<architecture>/` (keras-tuner
-    projects) and `trials.csv`/`trials.json`.
+
+def _finished_trials(project_dir: Path) -> int:
+    """Trials of a project that ended (completed, failed or invalid), from their files."""
+    return sum(t["status"] in ("COMPLETED", "FAILED", "INVALID") for t in _trial_files(project_dir))
+
+
+def _completed_scores(project_dir: Path) -> list[float]:
+    return [t["score"] for t in _trial_files(project_dir) if t["status"] == "COMPLETED" and t["score"] is not None]
+
+
+def search_architecture(
+    run_dir: Path,
+    config: Config,
+    architecture: Architecture,
+    *,
+    data: PreparedData,
+    progress: Progress,
+    max_trials: int | None = None,
+    tuner_options: dict | None = None,
+) -> None:
+    """Run (or resume) one architecture's keras-tuner project in this process.
 
     Args:
-        run_dir: The run directory (its data stage must have run).
+        run_dir: The run directory.
         config: The sweep configuration.
-        tuner_options: Extra keyword arguments for each tuner (default None).
-
-    Returns:
-        The trials table.
+        architecture: The architecture to tune.
+        data: The prepared data.
+        progress: Receives each finished trial.
+        max_trials: Stop once the project has this many trials (default None:
+            `config.search.max_trials`).
+        tuner_options: Extra keyword arguments for the tuner (default None).
 
     Raises:
-        InputError: Missing data, settings that differ from the saved search, or a
-            sweep stopped by too many consecutive failed trials.
+        InputError: Too many consecutive failed trials.
     """
-    run_dir = Path(run_dir)
     search = config.search
-    data = load_prepared(run_dir)
-    check_same_settings(run_dir, config)
-    project_root = run_dir / "search"
-    project_root.mkdir(parents=True, exist_ok=True)
-
-    architectures = resolve_architectures(search.architectures, search.custom_architectures)
-    keras.utils.set_random_seed(search.seed)
-    progress = Progress(search.max_trials * len(architectures), search.objective)
     bucket = search.bucket_by_length
     callbacks = [FailOnNonFiniteLoss()]
     if search.early_stopping_patience:
@@ -230,39 +264,112 @@ def run_search(run_dir: Path, config: Config, *, tuner_options: dict | None = No
             keras.callbacks.EarlyStopping(search.objective, patience=search.early_stopping_patience, mode=mode)
         )
     if search.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "tensorboard")))
     train = fit_inputs(data, "train", batch_size=search.batch_size, bucket=bucket, shuffle=True, seed=search.seed)
     validation = fit_inputs(data, "validation", batch_size=search.batch_size, bucket=bucket, shuffle=False, seed=0)
-    validation_data = validation["x"] if bucket else (validation["x"], validation["y"])
+    options = dict(tuner_options or {})
+    if max_trials is not None and search.tuner != "hyperband":
+        options["max_trials"] = max_trials
+    tuner = make_tuner(config, architecture, data, Path(run_dir) / "search", **options)
+    tuner.progress = functools.partial(progress, architecture.name)
     try:
-        for architecture in architectures:
-            tuner = make_tuner(config, architecture, data, project_root, **(tuner_options or {}))
-            tuner.progress = functools.partial(progress, architecture.name, tuner)
-            finished = sum(t.status in ("COMPLETED", "FAILED", "INVALID") for t in tuner.oracle.trials.values())
-            progress.done += min(finished, search.max_trials)
-            tuner.search(
-                **train,
-                validation_data=validation_data,
-                epochs=search.epochs,
-                class_weight=data.class_weight,
-                callbacks=callbacks,
-                verbose=0,
-            )
+        tuner.search(
+            **train,
+            validation_data=validation["x"] if bucket else (validation["x"], validation["y"]),
+            epochs=search.epochs,
+            class_weight=data.class_weight,
+            callbacks=callbacks,
+            verbose=0,
+        )
     except RuntimeError as error:
         if "consecutive failures" not in str(error):
             raise
         # keras-tuner raises before writing the last failed trial's file; write them all.
         for trial in tuner.oracle.trials.values():
             tuner.oracle._save_trial(trial)
-        write_trials(run_dir, collect_trials(run_dir, architectures, search.objective))
         reason = str(error).strip().splitlines()[-1][:200]
         raise InputError(
             f"sweep stopped: {search.max_consecutive_failures} trials failed in a row (last: {reason}); "
             "see trials.csv, fix the search space, or raise max_consecutive_failures"
         ) from None
-    table = collect_trials(run_dir, architectures, search.objective)
-    write_trials(run_dir, table)
-    _log_leaderboard(table, search.objective)
+
+
+def _search_in_subprocesses(run_dir: Path, config: Config, architecture: Architecture) -> None:
+    """Run each trial of one architecture in a fresh Python process (`isolate_trials`).
+
+    Every process resumes the project and stops after one more trial, so memory held by
+    TensorFlow or leaked by a trial is returned to the system after each trial.
+    """
+    project = Path(run_dir) / "search" / architecture.name
+    deaths = 0
+    while (finished := _finished_trials(project)) < config.search.max_trials:
+        command = [sys.executable, "-m", "tuning.worker", str(run_dir), architecture.name, str(finished + 1)]
+        result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+        if result.returncode == 2:
+            raise InputError(result.stdout.strip().splitlines()[-1])
+        if result.returncode != 0 or _finished_trials(project) == finished:
+            deaths += 1
+            if deaths >= 2:
+                raise InputError(
+                    f"the trial process for {architecture.name} ended twice (exit code {result.returncode}) "
+                    "without finishing a trial; see the messages above, or set isolate_trials = false"
+                )
+            continue
+        deaths = 0
+
+
+def run_search(
+    run_dir: Path, config: Config, *, tuner_options: dict | None = None, role: Role | None = None
+) -> pandas.DataFrame:  # noqa: F821
+    """Run (or resume) the sweep over every configured architecture.
+
+    Reads `RUN_DIR/data`, writes `RUN_DIR/search/<architecture>/` (keras-tuner
+    projects) and `trials.csv`/`trials.json`. With `isolate_trials`, each trial runs
+    in a fresh subprocess.
+
+    Args:
+        run_dir: The run directory (its data stage must have run).
+        config: The sweep configuration.
+        tuner_options: Extra keyword arguments for each tuner (default None).
+        role: This process's part in a distributed sweep (default None: alone). The
+            chief serves trials and writes the trials table; workers train.
+
+    Returns:
+        The trials table.
+
+    Raises:
+        InputError: Missing data, settings that differ from the saved run, or a sweep
+            stopped by too many consecutive failed trials.
+    """
+    run_dir = Path(run_dir)
+    search = config.search
+    data = load_prepared(run_dir)
+    check_same_settings(run_dir, config)
+    if search.isolate_trials and (tuner_options or role):
+        raise InputError("isolate_trials runs trials in subprocesses of one sweep; turn it off for distributed sweeps")
+    if not (run_dir / "config.toml").is_file():
+        save_config(config, run_dir / "config.toml")  # trial subprocesses read it
+    (run_dir / "search").mkdir(parents=True, exist_ok=True)
+
+    architectures = resolve_architectures(search.architectures, search.custom_architectures)
+    keras.utils.set_random_seed(search.seed)
+    prefix = f"[{role.tuner_id}] " if role else ""
+    progress = Progress(run_dir, architectures, search.max_trials, search.objective, prefix=prefix)
+    try:
+        for index, architecture in enumerate(architectures):
+            if search.isolate_trials:
+                _search_in_subprocesses(run_dir, config, architecture)
+                continue
+            with keras_tuner_environment(role, index) if role else contextlib.nullcontext():
+                search_architecture(
+                    run_dir, config, architecture, data=data, progress=progress, tuner_options=tuner_options
+                )
+    finally:
+        table = collect_trials(run_dir, architectures, search.objective)
+        if role is None or role.role == "chief":
+            write_trials(run_dir, table)
+    if role is None or role.role == "chief":
+        _log_leaderboard(table, search.objective)
     return table
 
 

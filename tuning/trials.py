@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pandas as pd
 
-DURATIONS_FILE = "rnnsweep_durations.json"
+DURATION_FILE = "rnnsweep_duration.json"
 
 
-def record_duration(project_dir: Path, trial_id: str, seconds: float) -> None:
-    """Add one trial's wall time to the project's durations file (keras-tuner keeps none)."""
-    path = Path(project_dir) / DURATIONS_FILE
-    durations = json.loads(path.read_text()) if path.is_file() else {}
-    durations[trial_id] = round(seconds, 3)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(durations))
-    os.replace(partial, path)
+def record_duration(trial_dir: Path, seconds: float) -> None:
+    """Save one trial's wall time beside its files (keras-tuner keeps none); one file per
+    trial, so workers of a distributed sweep never write the same file."""
+    trial_dir = Path(trial_dir)
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    partial = trial_dir / (DURATION_FILE + ".partial")
+    partial.write_text(json.dumps({"seconds": round(seconds, 3)}))
+    os.replace(partial, trial_dir / DURATION_FILE)
 
 
 def _last_line(message: str | None) -> str:
@@ -33,12 +33,10 @@ def _finite(value):
 
 def read_project(project_dir: Path, architecture: str, objective: str) -> list[dict]:
     """One row per trial of a keras-tuner project folder, read from its `trial.json` files."""
-    project_dir = Path(project_dir)
-    durations_path = project_dir / DURATIONS_FILE
-    durations = json.loads(durations_path.read_text()) if durations_path.is_file() else {}
     rows = []
-    for path in sorted(project_dir.glob("trial_*/trial.json")):
+    for path in sorted(Path(project_dir).glob("trial_*/trial.json")):
         trial = json.loads(path.read_text())
+        duration = path.parent / DURATION_FILE
         metrics = trial.get("metrics", {}).get("metrics", {})
         row = {
             "architecture": architecture,
@@ -47,7 +45,7 @@ def read_project(project_dir: Path, architecture: str, objective: str) -> list[d
             "objective_name": objective,
             "objective": _finite(trial.get("score")),
             "best_epoch": trial.get("best_step"),
-            "duration_s": durations.get(trial["trial_id"]),
+            "duration_s": json.loads(duration.read_text())["seconds"] if duration.is_file() else None,
             "reason": _last_line(trial.get("message")) if trial["status"] != "COMPLETED" else "",
         }
         for name, value in trial["hyperparameters"]["values"].items():

@@ -1,0 +1,65 @@
+"""Helpers shared by the benchmark scripts: machine description, JSON output, data."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "womens_clothing_reviews.csv.gz"
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+    }
+
+
+def rss_mib() -> float:
+    """Resident memory of this process in MiB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def emit(result: dict, as_json: bool) -> None:
+    """Print a table, then (with --json) one JSON line last."""
+    for key, value in result.items():
+        print(f"{key:>28}: {value}")
+    if as_json:
+        print(json.dumps(result))
+
+
+def synthetic_reviews(path: Path, n: int = 300, seed: int = 0) -> Path:
+    """A small clothing-style CSV whose words depend on the rating."""
+    rng = random.Random(seed)
+    words = {
+        "neg": "bad awful cheap tight ugly returned poor disappointed".split(),
+        "mid": "okay fine average decent usual plain simple standard".split(),
+        "pos": "great lovely perfect comfortable soft beautiful happy recommend".split(),
+    }
+    filler = "the dress shirt fabric color size fit order wear this it was and very".split()
+    lines = ["Review Text,Rating"]
+    for _ in range(n):
+        rating = rng.randint(1, 5)
+        pool = words["neg"] if rating <= 2 else words["mid"] if rating == 3 else words["pos"]
+        text = " ".join(rng.choice(pool if rng.random() < 0.4 else filler) for _ in range(rng.randint(4, 20)))
+        lines.append(f"{text},{rating}")
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,115 @@
+"""Run every benchmark and write BENCHMARKS.md from their JSON lines.
+
+    python bench/make_benchmarks.py [--data PATH] [--clothing-run RUN_DIR] [--skip NAME ...]
+
+--clothing-run adds the figures of a finished `rnnsweep run --config examples/clothing.toml`
+run directory (test metrics of each retrained model against the baselines of that run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from _common import DEFAULT_DATA
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(script: str, *args: str) -> dict:
+    command = [sys.executable, str(HERE / script), *args, "--json"]
+    print("$", " ".join(command[1:]), flush=True)
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def clothing_section(run_dir: Path) -> list[str]:
+    baselines = json.loads((run_dir / "baselines" / "metrics.json").read_text())
+    lines = ["## Clothing reviews: tuned RNN against the baselines (issue: retraining)", "",
+             "`rnnsweep run --config examples/clothing.toml --data ../shared/data/womens_clothing_reviews.csv.gz`", "",
+             "| model | test macro AUC | test weighted F1 | test macro F1 |", "| --- | --- | --- | --- |"]  # fmt: skip
+    for folder in sorted((run_dir / "models").glob("*/")):
+        test = json.loads((folder / "metrics.json").read_text())["test"]
+        lines.append(
+            f"| {folder.name} (tuned) | {test['auc_macro']:.4f} | {test['f1_weighted']:.4f} | {test['f1_macro']:.4f} |"
+        )
+    for name, splits in baselines.items():
+        test = splits["test"]
+        lines.append(
+            f"| {name} (baseline) | {test['auc_macro']:.4f} | {test['f1_weighted']:.4f} | {test['f1_macro']:.4f} |"
+        )
+    return [*lines, ""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--clothing-run")
+    parser.add_argument("--skip", nargs="*", default=[])
+    args = parser.parse_args()
+    results = {}
+    jobs = {
+        "throughput_lstm": ("throughput.py", "--arch", "lstm", "--data", args.data),
+        "throughput_gru1": ("throughput.py", "--arch", "gru1", "--data", args.data),
+        "memory": ("memory.py",),
+        "predict": ("predict.py", "--data", args.data),
+        "workers": ("workers.py", "--data", args.data),
+        "readme_command": ("readme_command.py",),
+    }
+    for name, (script, *script_args) in jobs.items():
+        if name not in args.skip:
+            results[name] = run(script, *script_args)
+    machine = next(iter(results.values()))["machine"] if results else {}
+    today = datetime.date.today().isoformat()
+    lines = [
+        "# Benchmarks", "",
+        f"Measured {today} with `python bench/make_benchmarks.py` on {machine.get('cpus')} CPU cores "
+        f"({machine.get('processor')}), Python {machine.get('python')}, TensorFlow {machine.get('tensorflow')}, "
+        f"Keras {machine.get('keras')}. One run each on a shared machine: treat differences under ~10% as noise.", "",
+    ]  # fmt: skip
+    for arch in ("lstm", "gru1"):
+        r = results.get(f"throughput_{arch}")
+        if r:
+            lines += [
+                f"## Training throughput, {arch} {r['units']} (`bench/throughput.py --arch {arch}`)", "",
+                "| pipeline | samples/s | val macro AUC after the same epochs |", "| --- | --- | --- |",
+                f"| reference (study: pre-padded to longest, numpy arrays, batch 32) | {r['reference_samples_per_s']} | {r['reference_val_auc']} |",
+                f"| rnnsweep (end-padded, masked, length-bucketed batches) | {r['samples_per_s']} | {r['val_auc']} |",
+                f"| **speed-up** | **{r['speedup']}x** | |", "",
+            ]  # fmt: skip
+    if "memory" in results:
+        r = results["memory"]
+        late = next(k for k in r if k.startswith("rss_mib_after_trial_") and not k.endswith("_5"))
+        lines += [f"## Memory over a {r['trials']}-trial sweep (`bench/memory.py`)", "",
+                  f"Resident memory after trial 5: {r['rss_mib_after_trial_5']} MiB; after trial {r['trials']}: "
+                  f"{r[late]} MiB ({r['growth_percent']:+}%).", ""]  # fmt: skip
+    if "predict" in results:
+        r = results["predict"]
+        lines += ["## Prediction with an exported raw-text model (`bench/predict.py`)", "",
+                  f"Batched (256): {r['batched_reviews_per_s']} reviews/s; one at a time: {r['single_reviews_per_s']} reviews/s "
+                  f"({r['texts']} test reviews).", ""]  # fmt: skip
+    if "workers" in results:
+        r = results["workers"]
+        lines += ["## Parallel trial workers (`bench/workers.py`)", "",
+                  f"The same {r['trials']}-trial sweep ({r['rows']} rows): one process {r['single_process_s']} s, "
+                  f"`--workers 2` {r['workers_2_s']} s: **{r['speedup']}x**.", ""]  # fmt: skip
+    if "readme_command" in results:
+        r = results["readme_command"]
+        lines += [
+            "## The README's main command (`bench/readme_command.py`)",
+            "",
+            f"`rnnsweep run` on the built-in dataset: {r['wall_s']} s ({r['wall_s'] / 60:.1f} min).",
+            "",
+        ]
+    if args.clothing_run:
+        lines += clothing_section(Path(args.clothing_run))
+    (HERE.parent / "BENCHMARKS.md").write_text("\n".join(lines))
+    print("wrote BENCHMARKS.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Wall time of the README's main command (`rnnsweep run` on the built-in dataset), in a fresh run directory.
+
+    python bench/readme_command.py [--json]
+
+The dataset is fetched once beforehand, so the time is the job's, not the download's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import emit, machine
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    from data_prep.sources import ensure_default_dataset
+
+    ensure_default_dataset()
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "tuning", "-q", "run", "--output", str(Path(folder) / "run")], check=True)
+        seconds = time.perf_counter() - started
+    emit({"benchmark": "readme_command", "wall_s": round(seconds, 1), "under_10_min": seconds < 600,
+          "machine": machine()}, args.json)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Distributed sweeps on keras-tuner's chief/worker engine, on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import make_reviews, write_csv
+
+from data_prep.errors import InputError
+from tuning.distributed import free_ports, parse_role
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1",
+       "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}  # fmt: skip
+
+CONFIG = (
+    '[data]\npreset = "womens-clothing"\n'
+    '[search]\narchitectures = ["gru1", "simple_rnn"]\nmax_trials = 3\nepochs = 2\nearly_stopping_patience = 0\n'
+    "[search.space]\nunits = [8, 16]\nlearning_rate = [0.01, 0.001]\ndropout = [0.0]\n"
+)
+
+
+def setup_run(tmp_path) -> tuple[list[str], Path]:
+    data = write_csv(tmp_path / "reviews.csv", make_reviews(300))
+    (tmp_path / "sweep.toml").write_text(CONFIG)
+    run_dir = tmp_path / "run"
+    base = [sys.executable, "-m", "tuning", "tune", "--config", str(tmp_path / "sweep.toml"), "--data", str(data),
+            "--output", str(run_dir)]  # fmt: skip
+    prepared = subprocess.run(
+        [sys.executable, "-m", "tuning", "data", *base[4:]], capture_output=True, text=True, env=ENV, timeout=120
+    )
+    assert prepared.returncode == 0, prepared.stderr[-2000:]
+    return base, run_dir
+
+
+def assert_complete_sweep(run_dir: Path):
+    trials = pd.read_csv(run_dir / "trials.csv")
+    assert len(trials) == 6, trials[["architecture", "trial_id", "status"]]
+    assert (trials["status"] == "COMPLETED").all()
+    assert not trials.duplicated(["architecture", "trial_id"]).any()
+    for _, part in trials.groupby("architecture"):
+        combos = set(zip(part["hp_units_1"], part["hp_learning_rate"], strict=True))
+        assert len(combos) == 3  # no trial run twice with the same values
+
+
+def descendants(pid: int) -> list[int]:
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            children = (task / "children").read_text().split() if (task / "children").exists() else []
+            for child in map(int, children):
+                found.append(child)
+                stack.append(child)
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_chief_and_two_workers_on_loopback(tmp_path):
+    base, run_dir = setup_run(tmp_path)
+    port = free_ports(2)
+    oracle = ["--oracle", f"127.0.0.1:{port}"]
+    chief = subprocess.Popen(
+        [*base, *oracle, "--role", "chief"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+    )
+    workers = [
+        subprocess.Popen([*base, *oracle, "--role", "worker", "--worker-id", str(i)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+        for i in (1, 2)
+    ]  # fmt: skip
+    try:
+        outputs = [p.communicate(timeout=400) for p in (*workers, chief)]
+    finally:
+        for p in (*workers, chief):
+            p.kill()
+    for process, (_, err) in zip((*workers, chief), outputs, strict=True):
+        assert process.returncode == 0, err[-2000:]
+    for i, (_, err) in zip((1, 2), outputs[:2], strict=True):
+        assert f"[tuner{i}] " in err, f"worker {i} ran no trial"
+    assert_complete_sweep(run_dir)
+
+
+def test_local_workers_survive_a_killed_worker(tmp_path):
+    base, run_dir = setup_run(tmp_path)
+    log = open(tmp_path / "launcher.log", "w")  # a file, not a pipe: nothing blocks on a full buffer
+    launcher = subprocess.Popen([*base, "--workers", "2"], stdout=log, stderr=subprocess.STDOUT, env=ENV)
+    try:
+        deadline = time.monotonic() + 300
+        victim = None
+        while time.monotonic() < deadline and victim is None and launcher.poll() is None:
+            if (run_dir / "search" / "gru1" / "trial_1" / "trial.json").exists():
+                victim = next((p for p in descendants(launcher.pid) if "--worker-id 0" in cmdline(p)), None)
+            time.sleep(0.2)
+        assert victim is not None, "worker 0 never started a trial"
+        time.sleep(1.0)
+        os.kill(victim, signal.SIGKILL)
+        launcher.wait(timeout=400)
+    finally:
+        children = descendants(launcher.pid)
+        launcher.kill()
+        log.close()
+    err = (tmp_path / "launcher.log").read_text()
+    assert launcher.returncode == 0, err[-3000:]
+    assert "worker 0 exited with code -9; restarting it" in err
+    assert_complete_sweep(run_dir)
+    time.sleep(0.5)
+    assert not [p for p in children if Path(f"/proc/{p}").exists() and str(run_dir) in cmdline(p)], "a child was left"
+
+
+@pytest.mark.parametrize(
+    "role,oracle,worker_id,pattern",
+    [
+        ("worker", "127.0.0.1:7000", None, "needs --worker-id"),
+        ("chief", None, None, "needs --oracle HOST:PORT"),
+        ("chief", "localhost", None, "HOST:PORT with a port"),
+        (None, "127.0.0.1:7000", None, "need --role"),
+        ("boss", "127.0.0.1:7000", None, r"Received: role='boss'"),
+    ],
+)
+def test_bad_distributed_flags(role, oracle, worker_id, pattern):
+    with pytest.raises(InputError, match=pattern):
+        parse_role(role, oracle, worker_id)

@@ -1,0 +1,207 @@
+"""Sweeps over several processes or machines on keras-tuner's chief/worker engine.
+
+keras-tuner's chief serves the oracle over gRPC; workers ask it for trials and share
+the run directory. rnnsweep runs one keras-tuner project per architecture, so the
+chief serves architecture i on port PORT + i, one after another, and workers follow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from data_prep.errors import InputError
+
+logger = logging.getLogger("rnnsweep")
+
+ENV_KEYS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+
+
+@dataclasses.dataclass(frozen=True)
+class Role:
+    """This process's part in a distributed sweep.
+
+    Attributes:
+        role: "chief" (serves the oracle, never trains) or "worker" (trains trials).
+        host: Address the chief listens on and workers connect to.
+        port: First port; architecture i uses port + i.
+        worker_id: A worker's id, unique in the sweep; a restarted worker must reuse it
+            to pick up the trial it was running.
+    """
+
+    role: str
+    host: str
+    port: int
+    worker_id: str | None = None
+
+    @property
+    def tuner_id(self) -> str:
+        return "chief" if self.role == "chief" else f"tuner{self.worker_id}"
+
+
+def parse_role(role: str | None, oracle: str | None, worker_id: str | None) -> Role | None:
+    """Validate the `--role`, `--oracle HOST:PORT` and `--worker-id` flags.
+
+    Returns:
+        The role, or None for an ordinary single-process sweep.
+
+    Raises:
+        InputError: A flag is missing or malformed.
+    """
+    if role is None:
+        if oracle or worker_id is not None:
+            raise InputError("--oracle and --worker-id need --role chief or --role worker")
+        return None
+    if role not in ("chief", "worker"):
+        raise InputError(f"Expected one of ['chief', 'worker']. Received: role={role!r}")
+    if not oracle:
+        raise InputError(f"--role {role} needs --oracle HOST:PORT (the chief's address)")
+    host, _, port = oracle.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"--oracle must be HOST:PORT with a port from 1 to 65535. Received: oracle={oracle!r}")
+    if role == "worker" and not worker_id:
+        raise InputError("--role worker needs --worker-id ID (unique per worker; reuse it when restarting one)")
+    if role == "chief" and worker_id is not None:
+        raise InputError("--worker-id is for workers; the chief has none")
+    return Role(role, host, int(port), worker_id)
+
+
+@contextlib.contextmanager
+def keras_tuner_environment(role: Role, index: int):
+    """Set keras-tuner's distribution variables for architecture `index`, then restore them."""
+    saved = {key: os.environ.get(key) for key in ENV_KEYS}
+    os.environ.update(
+        KERASTUNER_TUNER_ID=role.tuner_id, KERASTUNER_ORACLE_IP=role.host, KERASTUNER_ORACLE_PORT=str(role.port + index)
+    )
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> int:
+    """A first port such that `count` consecutive ports are free on `host`."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            first = probe.getsockname()[1]
+        if first + count >= 65536:
+            continue
+        try:
+            with contextlib.ExitStack() as stack:
+                for port in range(first, first + count):
+                    sock = stack.enter_context(socket.socket())
+                    sock.bind((host, port))
+            return first
+        except OSError:
+            continue
+    raise InputError(f"found no {count} consecutive free ports on {host}; pass --oracle HOST:PORT")
+
+
+def _thread_env(threads: int, gpu: int | None) -> dict:
+    env = dict(os.environ)
+    env.update(
+        TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS=str(threads),
+        TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+    )  # fmt: skip
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    return env
+
+
+def _visible_gpus() -> int:
+    try:
+        import tensorflow as tf
+
+        return len(tf.config.list_physical_devices("GPU"))
+    except Exception:  # noqa: BLE001 - no TensorFlow or no driver: no GPU
+        return 0
+
+
+def _stop(processes) -> None:
+    """Terminate every child still running, then kill what ignores that."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_local_workers(
+    run_dir: Path, *, workers: int, architectures: int, max_restarts: int = 3, host: str = "127.0.0.1"
+) -> None:
+    """Run a chief and `workers` worker processes on this machine until the sweep ends.
+
+    Each worker gets its share of the CPU threads (or one GPU each, when there are
+    GPUs). A worker that dies is restarted with the same id, at most `max_restarts`
+    times each, and its interrupted trial is run again. Ctrl-C or any error stops every
+    child; none is left behind.
+
+    Args:
+        run_dir: A run directory whose config.toml and data are in place.
+        workers: Worker processes (>= 1).
+        architectures: How many architectures the sweep has (one port each).
+        max_restarts: Restarts allowed per worker (default 3).
+        host: Loopback address for the chief (default "127.0.0.1").
+
+    Raises:
+        InputError: The chief failed, or a worker died more than `max_restarts` times.
+    """
+    if workers < 1:
+        raise InputError(f"workers must be 1 or more. Received: workers={workers}")
+    port = free_ports(architectures, host)
+    base = [sys.executable, "-m", "tuning", "tune", "--config", str(Path(run_dir) / "config.toml"),
+            "--output", str(run_dir), "--oracle", f"{host}:{port}"]  # fmt: skip
+    gpus = _visible_gpus()
+    threads = max(1, (os.cpu_count() or 1) // workers)
+
+    def start_worker(worker_id: int) -> subprocess.Popen:
+        env = _thread_env(threads, worker_id % gpus if gpus else None)
+        return subprocess.Popen([*base, "--role", "worker", "--worker-id", str(worker_id)], env=env)
+
+    chief = subprocess.Popen([*base, "--role", "chief"], env=_thread_env(1, None))
+    running = {i: start_worker(i) for i in range(workers)}
+    restarts = dict.fromkeys(running, 0)
+    logger.info(
+        "chief on %s:%d-%d, %d workers of %d thread(s) each", host, port, port + architectures - 1, workers, threads
+    )
+    try:
+        while chief.poll() is None:
+            for worker_id, process in running.items():
+                code = process.poll()
+                if code is None or code == 0:
+                    continue
+                if restarts[worker_id] >= max_restarts:
+                    raise InputError(
+                        f"worker {worker_id} died {restarts[worker_id] + 1} times (last exit code {code}); "
+                        "see its messages above"
+                    )
+                restarts[worker_id] += 1
+                logger.warning("worker %d exited with code %d; restarting it (%d of %d)",
+                               worker_id, code, restarts[worker_id], max_restarts)  # fmt: skip
+                running[worker_id] = start_worker(worker_id)
+            time.sleep(0.5)
+        for process in running.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=60)
+    finally:
+        _stop([chief, *running.values()])
+    if chief.returncode != 0:
+        raise InputError(f"the chief process exited with code {chief.returncode}; see its messages above")
