@@ -29,9 +29,14 @@ def run(script: str, *args: str) -> dict:
 
 def clothing_section(run_dir: Path) -> list[str]:
     baselines = json.loads((run_dir / "baselines" / "metrics.json").read_text())
-    lines = ["## Clothing reviews: tuned RNN against the baselines (issue: retraining)", "",
-             "`rnnsweep run --config examples/clothing.toml --data ../shared/data/womens_clothing_reviews.csv.gz`", "",
-             "| model | test macro AUC | test weighted F1 | test macro F1 |", "| --- | --- | --- | --- |"]  # fmt: skip
+    lines = [
+        "## Clothing reviews: tuned RNN against the baselines (issue: retraining)",
+        "",
+        "`rnnsweep run --config examples/clothing.toml --data ../shared/data/womens_clothing_reviews.csv.gz`",
+        "",
+        "| model | test macro AUC | test weighted F1 | test macro F1 |",
+        "| --- | --- | --- | --- |",
+    ]
     for folder in sorted((run_dir / "models").glob("*/")):
         test = json.loads((folder / "metrics.json").read_text())["test"]
         lines.append(
@@ -66,37 +71,56 @@ def main() -> None:
     machine = next(iter(results.values()))["machine"] if results else {}
     today = datetime.date.today().isoformat()
     lines = [
-        "# Benchmarks", "",
+        "# Benchmarks",
+        "",
         f"Measured {today} with `python bench/make_benchmarks.py` on {machine.get('cpus')} CPU cores "
         f"({machine.get('processor')}), Python {machine.get('python')}, TensorFlow {machine.get('tensorflow')}, "
-        f"Keras {machine.get('keras')}. One run each on a shared machine: treat differences under ~10% as noise.", "",
-    ]  # fmt: skip
+        f"Keras {machine.get('keras')}. One run each on a shared machine: treat differences under ~10% as noise.",
+        "",
+    ]
     for arch in ("lstm", "gru1"):
         r = results.get(f"throughput_{arch}")
         if r:
             lines += [
-                f"## Training throughput, {arch} {r['units']} (`bench/throughput.py --arch {arch}`)", "",
-                "| pipeline | samples/s | val macro AUC after the same epochs |", "| --- | --- | --- |",
-                f"| reference (study: pre-padded to longest, numpy arrays, batch 32) | {r['reference_samples_per_s']} | {r['reference_val_auc']} |",
+                f"## Training throughput, {arch} {r['units']} (`bench/throughput.py --arch {arch}`)",
+                "",
+                "| pipeline | samples/s | val macro AUC after the same epochs |",
+                "| --- | --- | --- |",
+                "| reference (study: pre-padded to longest, numpy arrays, batch 32) | "
+                f"{r['reference_samples_per_s']} | {r['reference_val_auc']} |",
                 f"| rnnsweep (end-padded, masked, length-bucketed batches) | {r['samples_per_s']} | {r['val_auc']} |",
-                f"| **speed-up** | **{r['speedup']}x** | |", "",
-            ]  # fmt: skip
+                f"| **speed-up** | **{r['speedup']}x** | |",
+                "",
+            ]
     if "memory" in results:
         r = results["memory"]
         late = next(k for k in r if k.startswith("rss_mib_after_trial_") and not k.endswith("_5"))
-        lines += [f"## Memory over a {r['trials']}-trial sweep (`bench/memory.py`)", "",
-                  f"Resident memory after trial 5: {r['rss_mib_after_trial_5']} MiB; after trial {r['trials']}: "
-                  f"{r[late]} MiB ({r['growth_percent']:+}%).", ""]  # fmt: skip
+        lines += [
+            f"## Memory over a {r['trials']}-trial sweep (`bench/memory.py`)",
+            "",
+            f"Resident memory after trial 5: {r['rss_mib_after_trial_5']} MiB; after trial {r['trials']}: "
+            f"{r[late]} MiB ({r['growth_percent']:+}%).",
+            "",
+        ]
     if "predict" in results:
         r = results["predict"]
-        lines += ["## Prediction with an exported raw-text model (`bench/predict.py`)", "",
-                  f"Batched (256): {r['batched_reviews_per_s']} reviews/s; one at a time: {r['single_reviews_per_s']} reviews/s "
-                  f"({r['texts']} test reviews).", ""]  # fmt: skip
+        lines += [
+            "## Prediction with an exported raw-text model (`bench/predict.py`)",
+            "",
+            f"Batched (256): {r['batched_reviews_per_s']} reviews/s; "
+            f"one at a time: {r['single_reviews_per_s']} reviews/s "
+            f"({r['texts']} test reviews).",
+            "",
+        ]
     if "workers" in results:
         r = results["workers"]
-        lines += ["## Parallel trial workers (`bench/workers.py`)", "",
-                  f"The same {r['trials']}-trial sweep ({r['rows']} rows): one process {r['single_process_s']} s, "
-                  f"`--workers 2` {r['workers_2_s']} s: **{r['speedup']}x**.", ""]  # fmt: skip
+        lines += [
+            "## Parallel trial workers (`bench/workers.py`)",
+            "",
+            f"The same {r['trials']}-trial sweep ({r['rows']} rows): one process {r['single_process_s']} s, "
+            f"`--workers 2` {r['workers_2_s']} s: **{r['speedup']}x**.",
+            "",
+        ]
     if "readme_command" in results:
         r = results["readme_command"]
         lines += [

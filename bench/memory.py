@@ -38,12 +38,22 @@ def main() -> None:
     logger.addHandler(RssAtTrial())
     with tempfile.TemporaryDirectory() as folder:
         data = synthetic_reviews(Path(folder) / "reviews.csv")
-        config = load_config(None, {
-            "data": {"path": str(data), "text_column": "Review Text", "label_column": "Rating", "labels": "stars"},
-            "search": {"architectures": [args.architecture], "max_trials": args.trials, "epochs": 1,
-                       "space": {"units": [8, 16], "dropout": [0.0, 0.1, 0.2, 0.3, 0.4],
-                                 "learning_rate": [1e-2, 1e-3, 1e-4, 1e-5]}},
-        })  # fmt: skip
+        config = load_config(
+            None,
+            {
+                "data": {"path": str(data), "text_column": "Review Text", "label_column": "Rating", "labels": "stars"},
+                "search": {
+                    "architectures": [args.architecture],
+                    "max_trials": args.trials,
+                    "epochs": 1,
+                    "space": {
+                        "units": [8, 16],
+                        "dropout": [0.0, 0.1, 0.2, 0.3, 0.4],
+                        "learning_rate": [1e-2, 1e-3, 1e-4, 1e-5],
+                    },
+                },
+            },
+        )
         run_dir = open_run(Path(folder) / "run", config)
         prepare_data(config.data, run_dir)
         run_search(run_dir, config)

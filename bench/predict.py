@@ -43,10 +43,19 @@ def main() -> None:
         else:
             hp = keras_tuner.HyperParameters()
             hp.Fixed("units_1", 64)
-            token_model = build_model(hp, spec=model_spec(data, bucket_by_length=True), architecture=ARCHITECTURES["gru1"],
-                                      space=default_search_space("gru1"))  # fmt: skip
-            exported = build_text_model(token_model, vocabulary=data.vocabulary, sequence_length=data.sequence_length,
-                                        class_names=data.class_names, cleaning=cleaning_options(config)[0])  # fmt: skip
+            token_model = build_model(
+                hp,
+                spec=model_spec(data, bucket_by_length=True),
+                architecture=ARCHITECTURES["gru1"],
+                space=default_search_space("gru1"),
+            )
+            exported = build_text_model(
+                token_model,
+                vocabulary=data.vocabulary,
+                sequence_length=data.sequence_length,
+                class_names=data.class_names,
+                cleaning=cleaning_options(config)[0],
+            )
             exported.save(Path(folder) / "export.keras")
             model = load_text_model(Path(folder) / "export.keras")
     texts = data.rows.loc[data.rows["split"] == "test", "text"].tolist()

@@ -28,8 +28,15 @@ def main() -> None:
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "tuning", "-q", "run", "--output", str(Path(folder) / "run")], check=True)
         seconds = time.perf_counter() - started
-    emit({"benchmark": "readme_command", "wall_s": round(seconds, 1), "under_10_min": seconds < 600,
-          "machine": machine()}, args.json)  # fmt: skip
+    emit(
+        {
+            "benchmark": "readme_command",
+            "wall_s": round(seconds, 1),
+            "under_10_min": seconds < 600,
+            "machine": machine(),
+        },
+        args.json,
+    )
 
 
 if __name__ == "__main__":

@@ -20,10 +20,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def sweep(run_dir: Path, args, extra: list[str]) -> float:
     command = [
-        sys.executable, "-m", "tuning", "-q", "tune", "--data", args.data, "--preset", args.preset,
-        "--max-rows", str(args.max_rows), "--architectures", "gru1,lstm", "--max-trials", str(args.trials),
-        "--epochs", "2", "--output", str(run_dir), *extra,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "tuning",
+        "-q",
+        "tune",
+        "--data",
+        args.data,
+        "--preset",
+        args.preset,
+        "--max-rows",
+        str(args.max_rows),
+        "--architectures",
+        "gru1,lstm",
+        "--max-trials",
+        str(args.trials),
+        "--epochs",
+        "2",
+        "--output",
+        str(run_dir),
+        *extra,
+    ]
     subprocess.run([*command[:4], "data", *command[5:]], check=True, cwd=ROOT)  # data outside the timing
     started = time.perf_counter()
     subprocess.run(command, check=True, cwd=ROOT)

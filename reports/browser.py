@@ -13,10 +13,17 @@ from data_prep.errors import InputError
 
 # Flags that keep Chromium off the network and away from the user's profile.
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--allow-file-access-from-files", "--virtual-time-budget=5000",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--allow-file-access-from-files",
+    "--virtual-time-budget=5000",
+]
 
 # Appended to a copy of the page (never to the report itself): records each image's size.
 PROBE = """<script>
@@ -55,25 +62,44 @@ def check_report(index: Path, *, screenshot: Path | None = None, width: int = 12
         probe.write_text(index.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
         try:
             result = subprocess.run(
-                [browser, *FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-                 "--dump-dom", probe.as_uri()],
-                capture_output=True, text=True, timeout=120,
-            )  # fmt: skip
+                [
+                    browser,
+                    *FLAGS,
+                    f"--user-data-dir={profile}",
+                    "--enable-logging=stderr",
+                    "--v=0",
+                    "--dump-dom",
+                    probe.as_uri(),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
         finally:
             probe.unlink(missing_ok=True)
         errors = [
-            line for line in result.stderr.splitlines()
+            line
+            for line in result.stderr.splitlines()
             if "CONSOLE" in line and re.search(r"error|Uncaught|Failed to load", line, re.IGNORECASE)
-        ]  # fmt: skip
+        ]
         match = re.search(r'data-image-sizes="([^"]*)"', result.stdout)
         images = json.loads(match.group(1).replace("&quot;", '"')) if match else []
         if screenshot is not None:
             height = _page_height(browser, index, profile, width)
             subprocess.run(
-                [browser, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
-                 f"--screenshot={Path(screenshot).resolve()}", "--hide-scrollbars", index.as_uri()],
-                capture_output=True, timeout=120, check=True,
-            )  # fmt: skip
+                [
+                    browser,
+                    *FLAGS,
+                    f"--user-data-dir={profile}",
+                    f"--window-size={width},{height}",
+                    f"--screenshot={Path(screenshot).resolve()}",
+                    "--hide-scrollbars",
+                    index.as_uri(),
+                ],
+                capture_output=True,
+                timeout=120,
+                check=True,
+            )
     return {"console_errors": errors, "images": images}
 
 
@@ -88,8 +114,10 @@ def _page_height(browser: str, index: Path, profile: str, width: int) -> int:
     try:
         result = subprocess.run(
             [browser, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},800", "--dump-dom", page.as_uri()],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         page.unlink(missing_ok=True)
     match = re.search(r'data-height="(\d+)"', result.stdout)

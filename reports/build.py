@@ -149,11 +149,18 @@ def _error_analysis(run: dict, board: list[dict], limit: int, compare: list[str]
         a = a[a["split"] == "test"].set_index("row_id")
         b = b[b["split"] == "test"].set_index("row_id").reindex(a.index)
         right_a, right_b = a["true"] == a["predicted"], b["true"] == b["predicted"]
-        only = lambda mask: [  # noqa: E731
-            {"text": rows.loc[i, "text"], "true": class_names[int(a.loc[i, "true"])],
-             "a": class_names[int(a.loc[i, "predicted"])], "b": class_names[int(b.loc[i, "predicted"])]}
-            for i in a.index[mask][:limit]
-        ]  # fmt: skip
+
+        def only(mask):
+            return [
+                {
+                    "text": rows.loc[i, "text"],
+                    "true": class_names[int(a.loc[i, "true"])],
+                    "a": class_names[int(a.loc[i, "predicted"])],
+                    "b": class_names[int(b.loc[i, "predicted"])],
+                }
+                for i in a.index[mask][:limit]
+            ]
+
         comparison = {
             "a": pair[0],
             "b": pair[1],
@@ -214,16 +221,19 @@ def build_report(run_dir: Path) -> Path:
             if history.get("history"):
                 item["figures"]["curves"] = _save(
                     plots.plot_training_curves(history["history"], best_epoch=history.get("best_epoch")),
-                    scratch, f"{name}_curves.png",
-                )  # fmt: skip
+                    scratch,
+                    f"{name}_curves.png",
+                )
             fig, axes = plt.subplots(1, 3, figsize=(13, 4), layout="constrained")
             for ax, split in zip(axes, ("train", "validation", "test"), strict=True):
                 m = metrics[split]
                 plots.plot_confusion_matrix(
-                    m["confusion_matrix_normalized"], class_names, ax=ax,
+                    m["confusion_matrix_normalized"],
+                    class_names,
+                    ax=ax,
                     title=f"{split}: weighted F1 {m['f1_weighted']:.3f}, P {m['precision_weighted']:.3f}, "
                     f"R {m['recall_weighted']:.3f}",
-                )  # fmt: skip
+                )
             item["figures"]["confusion"] = _save(fig, scratch, f"{name}_confusion.png")
             proportions = {
                 "train true": metrics["train"]["true_proportions"],
@@ -233,8 +243,9 @@ def build_report(run_dir: Path) -> Path:
             }
             item["figures"]["proportions"] = _save(
                 plots.plot_class_proportions(proportions, class_names, title="class proportions"),
-                scratch, f"{name}_proportions.png",
-            )  # fmt: skip
+                scratch,
+                f"{name}_proportions.png",
+            )
             architectures.append(item)
         environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
@@ -260,7 +271,7 @@ def build_report(run_dir: Path) -> Path:
                 board,
                 report_config.get("error_examples", 10),
                 report_config.get("compare", ["simple_rnn", "lstm"]),
-            ),  # fmt: skip
+            ),
         )
         (scratch / "index.html").write_text(html, encoding="utf-8")
         target = run_dir / "report"

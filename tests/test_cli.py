@@ -40,15 +40,17 @@ def test_help_lists_every_option_with_defaults(capsys):
     "argv,message",
     [
         (["data", "--data", "missing.csv"], "missing.csv: no such file"),
-        (["tune", "--data", "r.csv", "--preset", "womens-clothing", "--architectures", "lstm,transformer"],
-         "Received: architectures='transformer'"),
+        (
+            ["tune", "--data", "r.csv", "--preset", "womens-clothing", "--architectures", "lstm,transformer"],
+            "Received: architectures='transformer'",
+        ),
         (["data", "--data", "r.csv", "--text-column", "body"], "no text column 'body'"),
         (["data", "--config", "nope.toml"], "nope.toml: no such config file"),
         (["report", "no_run_here"], "no data/summary.json"),
         (["retrain", "no_run_here"], "no config.toml"),
         (["predict", "none.keras", "some text"], "no such model file"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)
     write_csv(tmp_path / "r.csv", make_reviews(60))

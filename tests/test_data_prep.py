@@ -29,8 +29,12 @@ def test_csv_prepare_writes_every_artifact(tiny_csv, tmp_path):
     data = prepare_data(config(preset="womens-clothing", path=str(tiny_csv)), tmp_path / "run")
     folder = tmp_path / "run" / "data"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "arrays.npz", "rows.csv", "splits.json", "summary.json", "vocabulary.json"
-    ]  # fmt: skip
+        "arrays.npz",
+        "rows.csv",
+        "splits.json",
+        "summary.json",
+        "vocabulary.json",
+    ]
     splits = json.loads((folder / "splits.json").read_text())
     ids = [i for part in splits.values() for i in part]
     assert len(ids) == len(set(ids)) == data.summary["rows_used"]

@@ -16,8 +16,13 @@ from conftest import make_reviews, write_csv
 from data_prep.errors import InputError
 from tuning.distributed import free_ports, parse_role
 
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1",
-       "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}  # fmt: skip
+ENV = {
+    **os.environ,
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "PYTHONUNBUFFERED": "1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
+}
 
 CONFIG = (
     '[data]\npreset = "womens-clothing"\n'
@@ -30,8 +35,18 @@ def setup_run(tmp_path) -> tuple[list[str], Path]:
     data = write_csv(tmp_path / "reviews.csv", make_reviews(300))
     (tmp_path / "sweep.toml").write_text(CONFIG)
     run_dir = tmp_path / "run"
-    base = [sys.executable, "-m", "tuning", "tune", "--config", str(tmp_path / "sweep.toml"), "--data", str(data),
-            "--output", str(run_dir)]  # fmt: skip
+    base = [
+        sys.executable,
+        "-m",
+        "tuning",
+        "tune",
+        "--config",
+        str(tmp_path / "sweep.toml"),
+        "--data",
+        str(data),
+        "--output",
+        str(run_dir),
+    ]
     prepared = subprocess.run(
         [sys.executable, "-m", "tuning", "data", *base[4:]], capture_output=True, text=True, env=ENV, timeout=120
     )
@@ -76,10 +91,15 @@ def test_chief_and_two_workers_on_loopback(tmp_path):
         [*base, *oracle, "--role", "chief"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
     )
     workers = [
-        subprocess.Popen([*base, *oracle, "--role", "worker", "--worker-id", str(i)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+        subprocess.Popen(
+            [*base, *oracle, "--role", "worker", "--worker-id", str(i)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
         for i in (1, 2)
-    ]  # fmt: skip
+    ]
     try:
         outputs = [p.communicate(timeout=400) for p in (*workers, chief)]
     finally:

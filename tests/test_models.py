@@ -89,18 +89,54 @@ RATES = [1e-2, 1e-3, 1e-4, 1e-5]
 @pytest.mark.parametrize(
     "name,expected",
     [
-        ("lstm", {"dropout_embedding": DROPOUT, "units_1": UNITS, "dropout_1": DROPOUT, "units_2": UNITS,
-                  "dropout_output": DROPOUT, "learning_rate": RATES}),
-        ("gru1", {"dropout_embedding": DROPOUT, "units_1": UNITS + [256, 512], "dropout_output": DROPOUT,
-                  "learning_rate": RATES}),
-        ("gru2", {"dropout_embedding": DROPOUT, "units_1": UNITS, "dropout_1": DROPOUT, "units_2": UNITS,
-                  "dropout_output": DROPOUT, "learning_rate": RATES}),
-        ("gru4", {"dropout_embedding": DROPOUT, **{f"units_{i}": UNITS for i in range(1, 5)},
-                  **{f"dropout_{i}": DROPOUT for i in range(1, 4)}, "dropout_output": DROPOUT, "learning_rate": RATES}),
-        ("simple_rnn", {"dropout_embedding": DROPOUT, "units_1": UNITS, "dropout_output": DROPOUT, "learning_rate": RATES}),
+        (
+            "lstm",
+            {
+                "dropout_embedding": DROPOUT,
+                "units_1": UNITS,
+                "dropout_1": DROPOUT,
+                "units_2": UNITS,
+                "dropout_output": DROPOUT,
+                "learning_rate": RATES,
+            },
+        ),
+        (
+            "gru1",
+            {
+                "dropout_embedding": DROPOUT,
+                "units_1": UNITS + [256, 512],
+                "dropout_output": DROPOUT,
+                "learning_rate": RATES,
+            },
+        ),
+        (
+            "gru2",
+            {
+                "dropout_embedding": DROPOUT,
+                "units_1": UNITS,
+                "dropout_1": DROPOUT,
+                "units_2": UNITS,
+                "dropout_output": DROPOUT,
+                "learning_rate": RATES,
+            },
+        ),
+        (
+            "gru4",
+            {
+                "dropout_embedding": DROPOUT,
+                **{f"units_{i}": UNITS for i in range(1, 5)},
+                **{f"dropout_{i}": DROPOUT for i in range(1, 4)},
+                "dropout_output": DROPOUT,
+                "learning_rate": RATES,
+            },
+        ),
+        (
+            "simple_rnn",
+            {"dropout_embedding": DROPOUT, "units_1": UNITS, "dropout_output": DROPOUT, "learning_rate": RATES},
+        ),
         ("bilstm", {"dropout_embedding": DROPOUT, "units_1": UNITS, "dropout_output": DROPOUT, "learning_rate": RATES}),
     ],
-)  # fmt: skip
+)
 def test_default_search_spaces_are_locked(name, expected):
     assert _space_of(name) == expected
 

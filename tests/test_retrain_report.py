@@ -15,14 +15,34 @@ import pytest
 
 from data_prep.errors import InputError
 
-METRIC_KEYS = {"accuracy", "precision_weighted", "recall_weighted", "f1_weighted", "precision_macro",
-               "recall_macro", "f1_macro", "auc_macro", "per_class", "confusion_matrix",
-               "confusion_matrix_normalized", "true_proportions", "predicted_proportions", "n"}  # fmt: skip
+METRIC_KEYS = {
+    "accuracy",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "auc_macro",
+    "per_class",
+    "confusion_matrix",
+    "confusion_matrix_normalized",
+    "true_proportions",
+    "predicted_proportions",
+    "n",
+}
 
 
 def test_run_directory_layout(tiny_run):
-    for path in ("config.toml", "data/summary.json", "trials.csv", "trials.json", "baselines/metrics.json",
-                 "search/gru1/oracle.json", "report/index.html"):  # fmt: skip
+    for path in (
+        "config.toml",
+        "data/summary.json",
+        "trials.csv",
+        "trials.json",
+        "baselines/metrics.json",
+        "search/gru1/oracle.json",
+        "report/index.html",
+    ):
         assert (tiny_run / path).is_file(), path
     for name in ("gru1", "simple_rnn"):
         folder = tiny_run / "models" / name
@@ -104,8 +124,15 @@ def test_export_cleans_like_the_data_stage(tiny_run):
     from tuning.export import TextCleaning
 
     options = CleaningOptions(stopwords=("the", "is", "a"))
-    layer = TextCleaning({**{k: getattr(options, k) for k in ("strip_html", "remove_urls", "lowercase",
-                          "expand_contractions", "letters_only")}, "stopwords": list(options.stopwords)})  # fmt: skip
+    layer = TextCleaning(
+        {
+            **{
+                k: getattr(options, k)
+                for k in ("strip_html", "remove_urls", "lowercase", "expand_contractions", "letters_only")
+            },
+            "stopwords": list(options.stopwords),
+        }
+    )
     texts = ["I <i>can't</i> say it's THE best!", "See www.shop.com/x now; won't   return", "Café 10/10 a+"]
     got = [t.decode() for t in layer(tf.constant(texts)).numpy()]
     assert got == [clean_text(t, options) for t in texts]
@@ -180,8 +207,19 @@ def test_report_sections_images_and_escaping(tiny_run, tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     parser = _Collector()
     parser.feed(html)
-    assert {"verdict", "overview", "leaderboard", "search", "trials", "architectures", "data", "errors", "mistakes",
-            "model-gru1", "model-simple_rnn"} <= parser.ids  # fmt: skip
+    assert {
+        "verdict",
+        "overview",
+        "leaderboard",
+        "search",
+        "trials",
+        "architectures",
+        "data",
+        "errors",
+        "mistakes",
+        "model-gru1",
+        "model-simple_rnn",
+    } <= parser.ids
     assert len(parser.images) >= 10
     for image in parser.images:
         path = index.parent / image

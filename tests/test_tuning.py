@@ -42,8 +42,15 @@ def test_tiny_sweep_per_tuner(tmp_path, tiny_csv, tuner):
     assert table["objective"].between(0, 1).all()
     saved = pd.read_csv(run_dir / "trials.csv")
     assert list(saved.columns[:8]) == [
-        "architecture", "trial_id", "status", "objective_name", "objective", "best_epoch", "duration_s", "reason"
-    ]  # fmt: skip
+        "architecture",
+        "trial_id",
+        "status",
+        "objective_name",
+        "objective",
+        "best_epoch",
+        "duration_s",
+        "reason",
+    ]
     assert {"hp_units_1", "hp_learning_rate", "history_val_auc"} <= set(saved.columns)
     assert len(json.loads((run_dir / "trials.json").read_text())) == len(saved)
     if tuner == "random":
@@ -53,13 +60,19 @@ def test_tiny_sweep_per_tuner(tmp_path, tiny_csv, tuner):
         from models import ARCHITECTURES, ModelSpec, build_model, default_search_space
 
         builder = functools.partial(
-            build_model, spec=ModelSpec(vocab_size=100, sequence_length=None, num_classes=5),
-            architecture=ARCHITECTURES["gru1"], space=default_search_space("gru1", {"units": [8, 16]}),
-        )  # fmt: skip
+            build_model,
+            spec=ModelSpec(vocab_size=100, sequence_length=None, num_classes=5),
+            architecture=ARCHITECTURES["gru1"],
+            space=default_search_space("gru1", {"units": [8, 16]}),
+        )
         reloaded = keras_tuner.RandomSearch(
-            hypermodel=builder, objective=keras_tuner.Objective("val_auc", "max"), max_trials=2,
-            directory=str(run_dir / "search"), project_name="gru1", overwrite=False,
-        )  # fmt: skip
+            hypermodel=builder,
+            objective=keras_tuner.Objective("val_auc", "max"),
+            max_trials=2,
+            directory=str(run_dir / "search"),
+            project_name="gru1",
+            overwrite=False,
+        )
         best = reloaded.get_best_hyperparameters(1)[0]
         assert best.values["units_1"] in (8, 16)
         assert len(reloaded.oracle.trials) == len(saved[saved["architecture"] == "gru1"])
@@ -120,9 +133,12 @@ def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path, tiny_csv):
 
 def test_consecutive_failures_stop_the_sweep(tmp_path, tiny_csv):
     config, run_dir = prepared_run(
-        tmp_path, tiny_csv, max_trials=5, space={"units": [8], "learning_rate": [1e30], "dropout": [0.0, 0.1, 0.2]},
+        tmp_path,
+        tiny_csv,
+        max_trials=5,
+        space={"units": [8], "learning_rate": [1e30], "dropout": [0.0, 0.1, 0.2]},
         max_consecutive_failures=2,
-    )  # fmt: skip
+    )
     with pytest.raises(InputError, match="2 trials failed in a row.*raise max_consecutive_failures"):
         run_search(run_dir, config)
     assert (pd.read_csv(run_dir / "trials.csv")["status"] == "FAILED").sum() == 2

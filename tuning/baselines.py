@@ -56,8 +56,10 @@ def run_baselines(run_dir: Path) -> dict:
         test = results[name]["test"]
         logger.info(
             "baseline %-13s test weighted F1 %.4f, macro AUC %s",
-            name, test["f1_weighted"], f"{test['auc_macro']:.4f}" if test["auc_macro"] is not None else "n/a",
-        )  # fmt: skip
+            name,
+            test["f1_weighted"],
+            f"{test['auc_macro']:.4f}" if test["auc_macro"] is not None else "n/a",
+        )
     folder = run_dir / "baselines"
     folder.mkdir(exist_ok=True)
     partial = folder / "metrics.json.partial"

@@ -50,30 +50,54 @@ def _search_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--isolate-trials", action="store_true", default=None, help="run each trial in a fresh process (flat memory)"
     )
-    group.add_argument("--workers", type=int, metavar="N",
-                       help="run a chief and N worker processes on this machine, each with its share of the cores")  # fmt: skip
-    group.add_argument("--max-worker-restarts", type=int, default=3, metavar="N",
-                       help="with --workers: restarts allowed per dead worker")  # fmt: skip
+    group.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run a chief and N worker processes on this machine, each with its share of the cores",
+    )
+    group.add_argument(
+        "--max-worker-restarts",
+        type=int,
+        default=3,
+        metavar="N",
+        help="with --workers: restarts allowed per dead worker",
+    )
 
 
 def _distributed_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("distributed (keras-tuner chief/worker)")
     group.add_argument("--role", choices=["chief", "worker"], help="this process's part (default: single process)")
-    group.add_argument("--oracle", metavar="HOST:PORT",
-                       help="chief address; architecture i uses PORT+i")  # fmt: skip
+    group.add_argument("--oracle", metavar="HOST:PORT", help="chief address; architecture i uses PORT+i")
     group.add_argument("--worker-id", metavar="ID", help="a worker's unique id (reuse it when restarting a worker)")
 
 
 def _retrain_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
     group = parser.add_argument_group("retrain")
-    group.add_argument(f"--{prefix}top", dest="top", type=int, metavar="K",
-                       help="retrain the K best trials overall; 0: the best of each architecture (default: 0)")  # fmt: skip
-    group.add_argument(f"--{prefix}epochs", dest="retrain_epochs", type=int, metavar="N",
-                       help="most epochs when retraining (default: 4)")  # fmt: skip
-    group.add_argument(f"--{prefix}patience", dest="patience", type=int, metavar="N",
-                       help="early-stopping patience on val_loss (default: 2)")  # fmt: skip
-    group.add_argument(f"--{prefix}seeds", dest="seeds", metavar="S[,S...]",
-                       help="one retraining per seed (default: 42)")  # fmt: skip
+    group.add_argument(
+        f"--{prefix}top",
+        dest="top",
+        type=int,
+        metavar="K",
+        help="retrain the K best trials overall; 0: the best of each architecture (default: 0)",
+    )
+    group.add_argument(
+        f"--{prefix}epochs",
+        dest="retrain_epochs",
+        type=int,
+        metavar="N",
+        help="most epochs when retraining (default: 4)",
+    )
+    group.add_argument(
+        f"--{prefix}patience",
+        dest="patience",
+        type=int,
+        metavar="N",
+        help="early-stopping patience on val_loss (default: 2)",
+    )
+    group.add_argument(
+        f"--{prefix}seeds", dest="seeds", metavar="S[,S...]", help="one retraining per seed (default: 42)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,9 +198,13 @@ def dispatch(args: argparse.Namespace) -> int:
             if role and args.workers:
                 raise InputError("--workers starts its own chief and workers; leave out --role")
             pipeline.tune_stage(
-                config, run_dir, overwrite=args.overwrite, role=role, workers=args.workers,
+                config,
+                run_dir,
+                overwrite=args.overwrite,
+                role=role,
+                workers=args.workers,
                 max_worker_restarts=args.max_worker_restarts,
-            )  # fmt: skip
+            )
             print(run_dir / "trials.csv")
         else:
             print(pipeline.run_all(config, run_dir, overwrite=args.overwrite, workers=args.workers))

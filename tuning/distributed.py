@@ -113,9 +113,11 @@ def free_ports(count: int, host: str = "127.0.0.1") -> int:
 def _thread_env(threads: int, gpu: int | None) -> dict:
     env = dict(os.environ)
     env.update(
-        TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS=str(threads),
+        TF_NUM_INTRAOP_THREADS=str(threads),
+        TF_NUM_INTEROP_THREADS="1",
+        OMP_NUM_THREADS=str(threads),
         TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-    )  # fmt: skip
+    )
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)
     return env
@@ -167,8 +169,18 @@ def run_local_workers(
     if workers < 1:
         raise InputError(f"workers must be 1 or more. Received: workers={workers}")
     port = free_ports(architectures, host)
-    base = [sys.executable, "-m", "tuning", "tune", "--config", str(Path(run_dir) / "config.toml"),
-            "--output", str(run_dir), "--oracle", f"{host}:{port}"]  # fmt: skip
+    base = [
+        sys.executable,
+        "-m",
+        "tuning",
+        "tune",
+        "--config",
+        str(Path(run_dir) / "config.toml"),
+        "--output",
+        str(run_dir),
+        "--oracle",
+        f"{host}:{port}",
+    ]
     gpus = _visible_gpus()
     threads = max(1, (os.cpu_count() or 1) // workers)
 
@@ -194,8 +206,13 @@ def run_local_workers(
                         "see its messages above"
                     )
                 restarts[worker_id] += 1
-                logger.warning("worker %d exited with code %d; restarting it (%d of %d)",
-                               worker_id, code, restarts[worker_id], max_restarts)  # fmt: skip
+                logger.warning(
+                    "worker %d exited with code %d; restarting it (%d of %d)",
+                    worker_id,
+                    code,
+                    restarts[worker_id],
+                    max_restarts,
+                )
                 running[worker_id] = start_worker(worker_id)
             time.sleep(0.5)
         for process in running.values():

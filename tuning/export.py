@@ -131,8 +131,10 @@ def load_text_model(path: Path) -> keras.Model:
     try:
         model = keras.models.load_model(path, safe_mode=True)
     except Exception as error:  # noqa: BLE001 - any load failure means "not one of ours"
-        raise InputError(f"{path}: cannot be loaded as a Keras model ({type(error).__name__}); "
-                         "pass an export.keras written by `rnnsweep retrain`") from None  # fmt: skip
+        raise InputError(
+            f"{path}: cannot be loaded as a Keras model ({type(error).__name__}); "
+            "pass an export.keras written by `rnnsweep retrain`"
+        ) from None
     if not any(isinstance(layer, ClassProbabilities) for layer in model.layers):
         raise InputError(
             f"{path}: is a Keras model but not an rnnsweep export; pass an export.keras written by `rnnsweep retrain`"

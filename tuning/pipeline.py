@@ -24,10 +24,13 @@ def data_stage(config: Config, run_dir: Path, *, overwrite: bool = False) -> Pre
     summary = data.summary
     logger.info(
         "data: %d rows read, %d used; dropped %s; classes %s; sequence length %d; vocabulary %d",
-        summary["rows_read"], summary["rows_used"],
-        {k: v for k, v in summary["rows_dropped"].items() if v}, data.class_names,
-        data.sequence_length, len(data.vocabulary),
-    )  # fmt: skip
+        summary["rows_read"],
+        summary["rows_used"],
+        {k: v for k, v in summary["rows_dropped"].items() if v},
+        data.class_names,
+        data.sequence_length,
+        len(data.vocabulary),
+    )
     for split, counts in summary["class_counts"].items():
         logger.info("  %-10s %s", split, counts)
     return data

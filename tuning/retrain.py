@@ -230,7 +230,10 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
     test = metrics["test"]
     logger.info(
         "%s: test weighted F1 %.4f, macro AUC %s (search %s %.4f)",
-        name, test["f1_weighted"], f"{test['auc_macro']:.4f}" if test["auc_macro"] is not None else "n/a",
-        config.search.objective, row["objective"],
-    )  # fmt: skip
+        name,
+        test["f1_weighted"],
+        f"{test['auc_macro']:.4f}" if test["auc_macro"] is not None else "n/a",
+        config.search.objective,
+        row["objective"],
+    )
     return payload

@@ -208,8 +208,14 @@ class Progress:
             text = f"{str(status).lower()}: {lines[-1][:120] if lines else 'no message'}"
         logger.info(
             "%s%s trial %d of %d: %s | elapsed %s, ETA %s",
-            self.prefix, architecture, done, self.total, text, _clock(elapsed), _clock(eta),
-        )  # fmt: skip
+            self.prefix,
+            architecture,
+            done,
+            self.total,
+            text,
+            _clock(elapsed),
+            _clock(eta),
+        )
 
 
 def _clock(seconds: float) -> str:

@@ -42,9 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         (architecture,) = [a for a in architectures if a.name == args.architecture]
         progress = Progress(args.run_dir, architectures, config.search.max_trials, config.search.objective)
         search_architecture(
-            args.run_dir, config, architecture, data=load_prepared(args.run_dir), progress=progress,
+            args.run_dir,
+            config,
+            architecture,
+            data=load_prepared(args.run_dir),
+            progress=progress,
             max_trials=args.max_trials,
-        )  # fmt: skip
+        )
     except InputError as error:
         print(error)
         return 2
