@@ -166,6 +166,18 @@ def test_isolated_trials_run_one_process_each(tmp_path, tiny_csv, monkeypatch):
     assert all(c[1:3] == ["-m", "tuning.worker"] for c in calls)
 
 
+def test_multi_gpu_needs_two_gpus(tmp_path, tiny_csv):
+    import tensorflow as tf
+
+    config, run_dir = prepared_run(tmp_path, tiny_csv, multi_gpu=True)
+    if len(tf.config.list_physical_devices("GPU")) >= 2:
+        table = run_search(run_dir, config)  # a GPU machine: the strategy really trains
+        assert (table["status"] == "COMPLETED").all()
+    else:
+        with pytest.raises(InputError, match="multi_gpu needs two or more GPUs"):
+            run_search(run_dir, config)
+
+
 @pytest.mark.parametrize(
     "values,pattern",
     [

@@ -250,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     logger.handlers[:] = [handler]
     logger.setLevel(logging.WARNING if args.quiet else logging.INFO)
     logger.propagate = False
+    # TensorFlow's Python warnings (e.g. retracing notices between models) bury rnnsweep's own lines.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         return dispatch(args)
     except InputError as error:

@@ -40,6 +40,8 @@ class SearchConfig:
             only to its own longest text (default True; 2x+ faster on CPU).
         tensorboard: Write TensorBoard HParams logs to `RUN_DIR/tensorboard`
             (default False).
+        multi_gpu: Train each trial on every visible GPU with TensorFlow's
+            `MirroredStrategy` (default False; needs the TensorFlow backend).
         isolate_trials: Run each trial in a fresh Python process, so memory never
             accumulates across a long sweep (default False; costs a few seconds of
             start-up per trial; random and bayesian tuners).
@@ -61,6 +63,7 @@ class SearchConfig:
     max_consecutive_failures: int = 3
     bucket_by_length: bool = True
     tensorboard: bool = False
+    multi_gpu: bool = False
     isolate_trials: bool = False
     seed: int = 42
     space: dict = dataclasses.field(default_factory=dict)
@@ -71,6 +74,8 @@ class SearchConfig:
         check_one_of("objective", self.objective, OBJECTIVES)
         for name in ("max_trials", "executions_per_trial", "epochs", "batch_size", "max_consecutive_failures"):
             check_positive_int(name, getattr(self, name))
+        if self.isolate_trials and self.multi_gpu:
+            raise InputError("isolate_trials and multi_gpu cannot be combined; turn one off")
         if self.isolate_trials and self.tuner == "hyperband":
             raise InputError("isolate_trials works with the random and bayesian tuners; Received: tuner='hyperband'")
         if self.early_stopping_patience < 0:

@@ -171,6 +171,22 @@ def make_tuner(
     return tuner
 
 
+def mirrored_strategy():
+    """TensorFlow's `MirroredStrategy` over every visible GPU (for `multi_gpu`).
+
+    Raises:
+        InputError: Not the TensorFlow backend, or fewer than two GPUs.
+    """
+    if keras.backend.backend() != "tensorflow":
+        raise InputError(f"multi_gpu needs the TensorFlow backend. Received: KERAS_BACKEND={keras.backend.backend()!r}")
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if len(gpus) < 2:
+        raise InputError(f"multi_gpu needs two or more GPUs; {len(gpus)} visible. Turn multi_gpu off")
+    return tf.distribute.MirroredStrategy()
+
+
 class Progress:
     """One log line per finished trial: the sweep's count, best so far and ETA.
 
@@ -359,6 +375,8 @@ def run_search(
 
     architectures = resolve_architectures(search.architectures, search.custom_architectures)
     keras.utils.set_random_seed(search.seed)
+    if search.multi_gpu:
+        tuner_options = {"distribution_strategy": mirrored_strategy(), **(tuner_options or {})}
     prefix = f"[{role.tuner_id}] " if role else ""
     progress = Progress(run_dir, architectures, search.max_trials, search.objective, prefix=prefix)
     try:
