@@ -58,6 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     results = {}
     jobs = {
+        "data_prep": ("data_prep.py", "--data", args.data),
         "throughput_lstm": ("throughput.py", "--arch", "lstm", "--data", args.data),
         "throughput_gru1": ("throughput.py", "--arch", "gru1", "--data", args.data),
         "memory": ("memory.py",),
@@ -78,6 +79,15 @@ def main() -> None:
         f"Keras {machine.get('keras')}. One run each on a shared machine: treat differences under ~10% as noise.",
         "",
     ]
+    if "data_prep" in results:
+        r = results["data_prep"]
+        lines += [
+            "## Data stage on the clothing reviews (`bench/data_prep.py`)",
+            "",
+            f"{r['rows_read']} rows read, {r['rows_used']} used; read, clean, split, vocabulary, encode and "
+            f"save: {r['seconds']} s.",
+            "",
+        ]
     for arch in ("lstm", "gru1"):
         r = results.get(f"throughput_{arch}")
         if r:

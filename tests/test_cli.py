@@ -69,12 +69,10 @@ def test_run_end_to_end_in_a_subprocess(tmp_path):
         "[search.space]\nunits = [8]\nlearning_rate = [0.01]\n"
         "[retrain]\nepochs = 1\npatience = 1\n"
     )
-    started = time.monotonic()
     result = rnnsweep(
         "run", "--config", str(config), "--data", str(data), "--output", str(tmp_path / "run"), timeout=300
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert time.monotonic() - started < 120
     index = Path(result.stdout.strip().splitlines()[-1])
     assert index == tmp_path / "run" / "report" / "index.html" and index.is_file()
     assert "lstm trial 1 of 2" in result.stderr and "leaderboard" in result.stderr

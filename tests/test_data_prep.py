@@ -128,6 +128,17 @@ def test_rt_polarity_folder(tmp_path):
     assert stats["rows_read"] == 60
 
 
+def test_rotten_tomatoes_preset_on_a_local_copy(tmp_path):
+    rows = [
+        {"category": label, "text": f"{words} {'x' * (i + 1)}", "movie_name": "m", "has_plot_and_reviews": "False"}
+        for i in range(20)
+        for label, words in (("fresh", "a delight"), ("rotten", "a mess"), ("plot", "a man travels to"))
+    ]
+    path = write_csv(tmp_path / "rt.csv", rows)
+    built, names, _ = build_rows(config(preset="rotten-tomatoes", path=str(path)))
+    assert names == ["rotten", "fresh", "plot"] and len(built) == 60
+
+
 def test_acl_imdb_folder(tmp_path):
     for part in ("train", "test"):
         for label, words in (("pos", "wonderful moving"), ("neg", "boring awful")):

@@ -87,6 +87,13 @@ def test_resume_keeps_completed_trials(tmp_path, tiny_csv):
     pd.testing.assert_frame_equal(first.drop(columns="duration_s"), again.drop(columns="duration_s"))
 
 
+def test_tensorboard_logs_every_trial(tmp_path, tiny_csv):
+    config, run_dir = prepared_run(tmp_path, tiny_csv, max_trials=2, tensorboard=True, space={"units": [8, 16]})
+    run_search(run_dir, config)
+    events = list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    assert len({p.relative_to(run_dir / "tensorboard").parts[0] for p in events}) == 2  # one folder per trial
+
+
 def test_changed_settings_are_refused(tmp_path, tiny_csv):
     config, run_dir = prepared_run(tmp_path, tiny_csv)
     other = tiny_config(tiny_csv, tuner="bayesian")
