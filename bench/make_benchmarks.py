@@ -20,17 +20,23 @@ from _common import DEFAULT_DATA
 HERE = Path(__file__).resolve().parent
 
 
-def run(script: str, *args: str) -> dict:
+def run(script: str, *args: str) -> dict | None:
+    """Run one benchmark; its JSON line, or None (with its error printed) if it failed."""
     command = [sys.executable, str(HERE / script), *args, "--json"]
     print("$", " ".join(command[1:]), flush=True)
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        print(result.stderr[-3000:], file=sys.stderr)
+        return None
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    print(json.dumps(line), flush=True)
+    return line
 
 
 def clothing_section(run_dir: Path) -> list[str]:
     baselines = json.loads((run_dir / "baselines" / "metrics.json").read_text())
     lines = [
-        "## Clothing reviews: tuned RNN against the baselines (issue: retraining)",
+        "## Clothing reviews: tuned RNNs against the baselines of the same run",
         "",
         "`rnnsweep run --config examples/clothing.toml --data ../shared/data/womens_clothing_reviews.csv.gz`",
         "",
@@ -54,9 +60,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--clothing-run")
-    parser.add_argument("--skip", nargs="*", default=[])
+    parser.add_argument("--skip", nargs="*", default=[], help="benchmarks to leave out")
+    parser.add_argument("--only", nargs="*", help="run just these; take the others from --cache")
+    parser.add_argument(
+        "--cache",
+        default=str(Path.home() / ".cache" / "rnnsweep" / "bench_results.json"),
+        help="where each result is kept as soon as it is measured",
+    )
     args = parser.parse_args()
-    results = {}
+    cache = Path(args.cache)
+    results = json.loads(cache.read_text()) if args.only and cache.is_file() else {}
     jobs = {
         "data_prep": ("data_prep.py", "--data", args.data),
         "throughput_lstm": ("throughput.py", "--arch", "lstm", "--data", args.data),
@@ -67,8 +80,15 @@ def main() -> None:
         "readme_command": ("readme_command.py",),
     }
     for name, (script, *script_args) in jobs.items():
-        if name not in args.skip:
-            results[name] = run(script, *script_args)
+        if name in args.skip or (args.only and name not in args.only):
+            continue
+        result = run(script, *script_args)
+        if result is None:
+            results.pop(name, None)
+            continue
+        results[name] = result
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(results))
     machine = next(iter(results.values()))["machine"] if results else {}
     today = datetime.date.today().isoformat()
     lines = [

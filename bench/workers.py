@@ -19,31 +19,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def sweep(run_dir: Path, args, extra: list[str]) -> float:
-    command = [
-        sys.executable,
-        "-m",
-        "tuning",
-        "-q",
-        "tune",
-        "--data",
-        args.data,
-        "--preset",
-        args.preset,
-        "--max-rows",
-        str(args.max_rows),
-        "--architectures",
-        "gru1,lstm",
-        "--max-trials",
-        str(args.trials),
-        "--epochs",
-        "2",
-        "--output",
-        str(run_dir),
-        *extra,
-    ]
-    subprocess.run([*command[:4], "data", *command[5:]], check=True, cwd=ROOT)  # data outside the timing
+    run_dir.mkdir(parents=True)
+    config = run_dir / "sweep.toml"
+    config.write_text(
+        f'[data]\npreset = "{args.preset}"\npath = "{args.data}"\nmax_rows = {args.max_rows}\n'
+        f'[search]\narchitectures = ["gru1", "lstm"]\nmax_trials = {args.trials}\nepochs = 2\n'
+    )
+    base = [sys.executable, "-m", "tuning", "-q"]
+    options = ["--config", str(config), "--output", str(run_dir)]
+    subprocess.run([*base, "data", *options], check=True, cwd=ROOT)  # data outside the timing
     started = time.perf_counter()
-    subprocess.run(command, check=True, cwd=ROOT)
+    subprocess.run([*base, "tune", *options, *extra], check=True, cwd=ROOT)
     seconds = time.perf_counter() - started
     trials = pd.read_csv(run_dir / "trials.csv")
     if (trials["status"] == "COMPLETED").sum() != 2 * args.trials:
