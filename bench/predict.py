@@ -65,10 +65,10 @@ def main() -> None:
     model.predict(batch, batch_size=256, verbose=0)
     batched = len(texts) / (time.perf_counter() - started)
     singles = texts[: args.single]
-    model(tf.constant(singles[:1]))
+    model.predict(tf.constant(singles[:1]), verbose=0)
     started = time.perf_counter()
-    for text in singles:
-        np.asarray(model(tf.constant([text])))
+    for text in singles:  # as `rnnsweep predict` and `predict_texts` call it
+        np.asarray(model.predict(tf.constant([text]), verbose=0))
     single = len(singles) / (time.perf_counter() - started)
     emit(
         {
