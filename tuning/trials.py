@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from data_prep.errors import InputError
+
 DURATION_FILE = "rnnsweep_duration.json"
 
 
@@ -86,9 +88,11 @@ def write_trials(run_dir: Path, table: pd.DataFrame) -> None:
 
 
 def read_trials(run_dir: Path) -> pd.DataFrame:
-    """Read `trials.csv`."""
-    from data_prep.errors import InputError
+    """Read `trials.csv`.
 
+    Raises:
+        InputError: The run has no trials table yet.
+    """
     path = Path(run_dir) / "trials.csv"
     if not path.is_file():
         raise InputError(f"{path}: no trials table; run `rnnsweep tune {run_dir}` first")
