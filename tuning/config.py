@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import tomllib
 from pathlib import Path
@@ -12,6 +11,7 @@ import tomli_w
 
 from data_prep.config import DataConfig, resolve_preset
 from data_prep.errors import InputError, check_one_of, check_positive_int
+from data_prep.files import write_atomically
 from models.architectures import ARCHITECTURES, resolve_architectures
 from models.search_space import default_search_space
 
@@ -230,9 +230,7 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
 
 def save_config(config: Config, path: Path) -> None:
     """Write the resolved configuration as TOML, atomically (other processes may read it)."""
-    partial = Path(path).with_name(Path(path).name + f".{os.getpid()}.partial")
-    partial.write_text(tomli_w.dumps(config.to_dict()))
-    os.replace(partial, path)
+    write_atomically(path, tomli_w.dumps(config.to_dict()))
 
 
 def default_run_dir(config: Config, name: str | None = None) -> Path:

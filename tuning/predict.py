@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from data_prep.errors import InputError
+from data_prep.files import write_atomically
 from data_prep.sources import read_table_file
 from tuning.export import class_names_of, load_text_model
 
@@ -54,8 +55,5 @@ def predict_file(
         )
     result = predict_texts(model_path, frame[text_column].fillna("").astype(str).tolist())
     if output_path is not None:
-        output_path = Path(output_path)
-        partial = output_path.with_name(output_path.name + ".partial")
-        result.to_csv(partial, index=False)
-        partial.replace(output_path)
+        write_atomically(output_path, result.to_csv(index=False))
     return result

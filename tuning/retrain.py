@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from data_prep.errors import InputError
+from data_prep.files import write_atomically
 from data_prep.prepare import SPLITS, PreparedData, cleaning_options, load_prepared
 from models.architectures import resolve_architectures
 from models.builders import build_model
@@ -111,12 +111,6 @@ def _history_dict(history, monitor: str) -> dict:
     return {"epochs": len(next(iter(values.values()), [])), "best_epoch": best, "monitor": monitor, "history": values}
 
 
-def _write_json(path: Path, payload) -> None:
-    partial = path.with_suffix(path.suffix + ".partial")
-    partial.write_text(json.dumps(payload, indent=1))
-    os.replace(partial, path)
-
-
 def retrain_best(run_dir: Path, config: Config) -> dict[str, dict]:
     """Retrain the best trials of a run's sweep and evaluate them on every split.
 
@@ -181,7 +175,7 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
         cleaning=options,
     )
     text_model.save(folder / "export.keras")
-    _write_json(folder / "history.json", _history_dict(history, config.retrain.monitor))
+    write_atomically(folder / "history.json", json.dumps(_history_dict(history, config.retrain.monitor), indent=1))
 
     per_seed = {
         str(s): {k: m["test"][k] for k in ("accuracy", "f1_weighted", "f1_macro", "auc_macro")} for s, *_, m in runs
@@ -207,7 +201,7 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
         "class_names": data.class_names,
         **metrics,
     }
-    _write_json(folder / "metrics.json", payload)
+    write_atomically(folder / "metrics.json", json.dumps(payload, indent=1))
 
     frames = []
     for split in SPLITS:

@@ -8,7 +8,6 @@ import gc
 import json
 import logging
 import math
-import os
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import numpy as np
 from keras_tuner.src import utils as kt_utils
 
 from data_prep.errors import InputError
+from data_prep.files import write_atomically
 from data_prep.prepare import PreparedData, load_prepared
 from models.architectures import Architecture, resolve_architectures
 from models.builders import build_model
@@ -38,10 +38,7 @@ def _save_json_atomically(path, obj):
     # keras-tuner writes its state files in place; a kill mid-write leaves truncated JSON
     # that no reload recovers from. Writing a sibling file and renaming it is atomic.
     text = json.dumps(obj)
-    partial = f"{path}.partial"
-    with open(partial, "w") as handle:
-        handle.write(text)
-    os.replace(partial, path)
+    write_atomically(path, text)
     return text
 
 
@@ -398,12 +395,10 @@ def run_search(
 
 
 def _log_leaderboard(table, objective: str) -> None:
-    completed = table[table["status"] == "COMPLETED"]
-    if completed.empty:
+    best = best_trials(table, objective=objective)
+    if best.empty:
         logger.info("no trial completed")
         return
-    ascending = objective == "val_loss"
-    best = completed.sort_values("objective", ascending=ascending).groupby("architecture").head(1)
     logger.info("leaderboard (best trial per architecture, %s):", objective)
     for rank, row in enumerate(best.itertuples(), start=1):
         logger.info("  %d. %-12s %.4f  (trial %s)", rank, row.architecture, row.objective, row.trial_id)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pandas as pd
 
 from data_prep.errors import InputError
+from data_prep.files import write_atomically
 
 DURATION_FILE = "rnnsweep_duration.json"
 
@@ -19,9 +19,7 @@ def record_duration(trial_dir: Path, seconds: float) -> None:
     trial, so workers of a distributed sweep never write the same file."""
     trial_dir = Path(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
-    partial = trial_dir / (DURATION_FILE + ".partial")
-    partial.write_text(json.dumps({"seconds": round(seconds, 3)}))
-    os.replace(partial, trial_dir / DURATION_FILE)
+    write_atomically(trial_dir / DURATION_FILE, json.dumps({"seconds": round(seconds, 3)}))
 
 
 def _last_line(message: str | None) -> str:
@@ -77,14 +75,8 @@ def collect_trials(run_dir: Path, architectures, objective: str) -> pd.DataFrame
 
 def write_trials(run_dir: Path, table: pd.DataFrame) -> None:
     """Save the table as `trials.csv` and `trials.json` (records), each atomically."""
-    for name, write in (
-        ("trials.csv", lambda p: table.to_csv(p, index=False)),
-        ("trials.json", lambda p: table.to_json(p, orient="records", indent=1)),
-    ):
-        target = Path(run_dir) / name
-        partial = target.with_suffix(".partial")
-        write(partial)
-        os.replace(partial, target)
+    write_atomically(Path(run_dir) / "trials.csv", table.to_csv(index=False))
+    write_atomically(Path(run_dir) / "trials.json", table.to_json(orient="records", indent=1))
 
 
 def read_trials(run_dir: Path) -> pd.DataFrame:
