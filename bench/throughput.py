@@ -1,8 +1,9 @@
 """Training throughput, rnnsweep against the original study's plain Keras pipeline.
 
 Same data, same architecture and hyperparameters; the reference pre-pads every text to
-the longest one and feeds numpy arrays (as the study did), rnnsweep end-pads, masks and
-batches texts of similar length. Reports samples per second over whole epochs, the
+the longest one and feeds numpy arrays with TensorFlow's default threads (as the study
+did), rnnsweep end-pads, masks, batches texts of similar length and uses its own thread
+settings (tuning/threads.py). Each side runs in its own process. Reports samples per second over whole epochs, the
 ratio, and each side's validation macro AUC (scikit-learn) after the same epochs.
 
     python bench/throughput.py --arch lstm [--data PATH] [--preset NAME] [--epochs 1] [--repeats 1] [--json]
@@ -11,7 +12,11 @@ ratio, and each side's validation macro AUC (scikit-learn) after the same epochs
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -51,16 +56,10 @@ def timed_fit(model, epochs, **fit):
     return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", default="lstm", choices=sorted(UNITS))
-    parser.add_argument("--data", default=str(DEFAULT_DATA))
-    parser.add_argument("--preset", default="womens-clothing")
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=1, help="runs per side; the median is reported")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-
+def run_side(args) -> dict:
+    """Train one side once in this process; return its seconds and validation AUC."""
+    if args.side == "rnnsweep":
+        import tuning  # noqa: F401 - sets rnnsweep's thread defaults before TensorFlow starts
     import keras
     import keras_tuner
     import numpy as np
@@ -75,28 +74,22 @@ def main() -> None:
         data = prepare_data(resolve_preset({"preset": args.preset, "path": args.data}), Path(folder))
     architecture = ARCHITECTURES[args.arch]
     units = UNITS[args.arch]
-    n = len(data.y["train"])
-    y_train = encode_targets(data.y["train"], data.num_classes)
+    keras.utils.set_random_seed(args.seed)
+    if args.side == "reference":
+        # Pre-padded to the longest training text, numpy arrays, batch 32.
+        def pre_pad(x):
+            lengths = (x != 0).sum(axis=1)
+            out = np.zeros((len(x), int(data.x["train"].astype(bool).sum(axis=1).max())), dtype="int32")
+            for i, (row, length) in enumerate(zip(x, lengths, strict=True)):
+                length = min(length, out.shape[1])
+                out[i, out.shape[1] - length :] = row[:length]
+            return out
 
-    # Reference: pre-padded to the longest training text, numpy arrays, batch 32.
-    def pre_pad(x):
-        lengths = (x != 0).sum(axis=1)
-        out = np.zeros((len(x), data.x["train"].shape[1]), dtype="int32")
-        for i, (row, length) in enumerate(zip(x, lengths, strict=True)):
-            out[i, out.shape[1] - length :] = row[:length]
-        return out
-
-    x_ref = {s: pre_pad(data.x[s]) for s in ("train", "validation")}
-    reference_times, reference_aucs, ours_times, ours_aucs = [], [], [], []
-    for repeat in range(args.repeats):
-        keras.utils.set_random_seed(repeat)
+        x_train, x_validation = pre_pad(data.x["train"]), pre_pad(data.x["validation"])
         model = reference_model(architecture, units, len(data.vocabulary), data.num_classes)
-        reference_times.append(timed_fit(model, args.epochs, x=x_ref["train"], y=y_train, batch_size=32, shuffle=True))
-        reference_aucs.append(
-            macro_auc(data.y["validation"], predict_proba(model, x_ref["validation"], num_classes=data.num_classes))
-        )
-
-        keras.utils.set_random_seed(repeat)
+        y_train = encode_targets(data.y["train"], data.num_classes)
+        seconds = timed_fit(model, args.epochs, x=x_train, y=y_train, batch_size=32, shuffle=True)
+    else:
         hp = keras_tuner.HyperParameters()
         for i, u in enumerate(units, start=1):
             hp.Fixed(f"units_{i}", u)
@@ -106,27 +99,57 @@ def main() -> None:
         hp.Fixed("learning_rate", 1e-3)
         spec = model_spec(data, bucket_by_length=True)
         model = build_model(hp, spec=spec, architecture=architecture, space=default_search_space(args.arch))
-        train = fit_inputs(data, "train", batch_size=32, bucket=True, shuffle=True, seed=repeat)
-        ours_times.append(timed_fit(model, args.epochs, **train))
-        ours_aucs.append(
-            macro_auc(data.y["validation"], predict_proba(model, data.x["validation"], num_classes=data.num_classes))
-        )
+        train = fit_inputs(data, "train", batch_size=32, bucket=True, shuffle=True, seed=args.seed)
+        seconds = timed_fit(model, args.epochs, **train)
+        x_validation = data.x["validation"]
+    auc = macro_auc(data.y["validation"], predict_proba(model, x_validation, num_classes=data.num_classes))
+    return {"seconds": seconds, "val_auc": auc, "train_texts": len(data.y["train"])}
 
-    reference = n * args.epochs / statistics.median(reference_times)
-    ours = n * args.epochs / statistics.median(ours_times)
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", default="lstm", choices=sorted(UNITS))
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--preset", default="womens-clothing")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=1, help="runs per side; the median is reported")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--side", choices=["reference", "rnnsweep"], help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.side:
+        print(json.dumps(run_side(args)))
+        return
+
+    # Each side trains in a fresh process with its own defaults: TensorFlow fixes its thread
+    # pools when it is imported, and rnnsweep's differ from the plain setup's.
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+    runs = {"reference": [], "rnnsweep": []}
+    for repeat in range(args.repeats):
+        for side in runs:
+            command = [sys.executable, __file__, *sys.argv[1:], "--side", side, "--seed", str(repeat)]
+            output = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
+            runs[side].append(json.loads(output.strip().splitlines()[-1]))
+
+    def median(side, key):
+        return statistics.median(run[key] for run in runs[side])
+
+    n = runs["rnnsweep"][0]["train_texts"]
+    reference = n * args.epochs / median("reference", "seconds")
+    ours = n * args.epochs / median("rnnsweep", "seconds")
     emit(
         {
             "benchmark": "throughput",
             "arch": args.arch,
-            "units": units,
+            "units": UNITS[args.arch],
             "train_texts": n,
             "epochs": args.epochs,
             "repeats": args.repeats,
             "reference_samples_per_s": round(reference, 1),
             "samples_per_s": round(ours, 1),
             "speedup": round(ours / reference, 2),
-            "reference_val_auc": round(statistics.median(reference_aucs), 4),
-            "val_auc": round(statistics.median(ours_aucs), 4),
+            "reference_val_auc": round(median("reference", "val_auc"), 4),
+            "val_auc": round(median("rnnsweep", "val_auc"), 4),
             "machine": machine(),
         },
         args.json,

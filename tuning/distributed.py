@@ -2,7 +2,7 @@
 
 keras-tuner's chief serves the oracle over gRPC; workers ask it for trials and share
 the run directory. rnnsweep runs one keras-tuner project per architecture, so the
-chief serves architecture i on port PORT + i, one after another, and workers follow.
+chief serves architecture i on port PORT + i, all at once, and workers go through them in order.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from data_prep.errors import InputError
+from tuning.threads import available_cores, recurrent_thread_settings
 
 logger = logging.getLogger("rnnsweep")
 
@@ -112,12 +113,8 @@ def free_ports(count: int, host: str = "127.0.0.1") -> int:
 
 def _thread_env(threads: int, gpu: int | None) -> dict:
     env = dict(os.environ)
-    env.update(
-        TF_NUM_INTRAOP_THREADS=str(threads),
-        TF_NUM_INTEROP_THREADS="1",
-        OMP_NUM_THREADS=str(threads),
-        TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-    )
+    env.update(recurrent_thread_settings(threads))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)
     return env
@@ -182,7 +179,7 @@ def run_local_workers(
         f"{host}:{port}",
     ]
     gpus = _visible_gpus()
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, available_cores() // workers)
 
     def start_worker(worker_id: int) -> subprocess.Popen:
         env = _thread_env(threads, worker_id % gpus if gpus else None)

@@ -11,12 +11,18 @@ import math
 import subprocess
 import sys
 import time
+from concurrent import futures
 from pathlib import Path
+
+import grpc
 
 import keras
 import keras_tuner
 import numpy as np
+from keras_tuner.src import protos
 from keras_tuner.src import utils as kt_utils
+from keras_tuner.src.distribute import oracle_chief
+from keras_tuner.src.engine.trial import Trial, TrialStatus
 
 from data_prep.errors import InputError
 from data_prep.files import write_atomically
@@ -377,14 +383,17 @@ def run_search(
     prefix = f"[{role.tuner_id}] " if role else ""
     progress = Progress(run_dir, architectures, search.max_trials, search.objective, prefix=prefix)
     try:
-        for index, architecture in enumerate(architectures):
-            if search.isolate_trials:
-                _search_in_subprocesses(run_dir, config, architecture)
-                continue
-            with keras_tuner_environment(role, index) if role else contextlib.nullcontext():
-                search_architecture(
-                    run_dir, config, architecture, data=data, progress=progress, tuner_options=tuner_options
-                )
+        if role is not None and role.role == "chief":
+            serve_architectures(run_dir, config, architectures, data=data, role=role, tuner_options=tuner_options)
+        else:
+            for index, architecture in enumerate(architectures):
+                if search.isolate_trials:
+                    _search_in_subprocesses(run_dir, config, architecture)
+                    continue
+                with keras_tuner_environment(role, index) if role else contextlib.nullcontext():
+                    search_architecture(
+                        run_dir, config, architecture, data=data, progress=progress, tuner_options=tuner_options
+                    )
     finally:
         table = collect_trials(run_dir, architectures, search.objective)
         if role is None or role.role == "chief":
@@ -392,6 +401,65 @@ def run_search(
     if role is None or role.role == "chief":
         _log_leaderboard(table, search.objective)
     return table
+
+
+class _Servicer(oracle_chief.OracleServicer):
+    """keras-tuner's oracle service, noting which workers asked for trials and which were told to stop."""
+
+    def __init__(self, oracle, seen: set, stopped: set):
+        super().__init__(oracle)
+        self.seen, self.stopped = seen, stopped
+
+    def CreateTrial(self, request, context):  # noqa: N802 - gRPC method name
+        self.seen.add(request.tuner_id)
+        response = super().CreateTrial(request, context)
+        if Trial.from_proto(response.trial).status == TrialStatus.STOPPED:
+            self.stopped.add(request.tuner_id)
+        return response
+
+
+def serve_architectures(
+    run_dir: Path, config: Config, architectures, *, data: PreparedData, role: Role, tuner_options: dict | None = None
+) -> None:
+    """The chief's part of a distributed sweep: serve every architecture's oracle at once.
+
+    Architecture i is served on port `role.port + i`. keras-tuner's own chief serves one
+    oracle and, once it has told a worker to stop, polls every 20 s until the others have
+    left; serving the architectures one after another made every worker wait for the
+    slowest at each architecture. Here a worker that finds no trial left in one
+    architecture moves straight on to the next. Every server stays up until each worker
+    seen has been told to stop by the last architecture (workers go through all of them in
+    order, so a restarted worker can still reach the one it died in), and no trial runs.
+
+    Raises:
+        InputError: A port is taken.
+    """
+    seen, finished = set(), set()
+    servers, servicers = [], []
+    try:
+        for index, architecture in enumerate(architectures):
+            with keras_tuner_environment(role, index):
+                tuner = make_tuner(config, architecture, data, Path(run_dir) / "search", **(tuner_options or {}))
+            tuner.save()
+            servicer = _Servicer(tuner.oracle, seen, finished if index == len(architectures) - 1 else set())
+            server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+            protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+            address = f"{role.host}:{role.port + index}"
+            if not server.add_insecure_port(address):
+                raise InputError(f"the chief cannot listen on {address}; pass --oracle with a free HOST:PORT")
+            server.start()
+            servers.append(server)
+            servicers.append(servicer)
+        logger.info("[chief] serving %d architecture(s) on %s:%d", len(servers), role.host, role.port)
+        while not (
+            seen
+            and seen <= finished
+            and all(oracle_chief.exit_chief(servicer.oracle) for servicer in servicers)
+        ):
+            time.sleep(0.5)
+    finally:
+        for server in servers:
+            server.stop(grace=None)
 
 
 def _log_leaderboard(table, objective: str) -> None:
