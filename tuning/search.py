@@ -15,7 +15,6 @@ from concurrent import futures
 from pathlib import Path
 
 import grpc
-
 import keras
 import keras_tuner
 import numpy as np
@@ -452,9 +451,7 @@ def serve_architectures(
             servicers.append(servicer)
         logger.info("[chief] serving %d architecture(s) on %s:%d", len(servers), role.host, role.port)
         while not (
-            seen
-            and seen <= finished
-            and all(oracle_chief.exit_chief(servicer.oracle) for servicer in servicers)
+            seen and seen <= finished and all(oracle_chief.exit_chief(servicer.oracle) for servicer in servicers)
         ):
             time.sleep(0.5)
     finally:
