@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import keras_tuner
 import numpy as np
@@ -227,6 +230,34 @@ def test_length_buckets_cover_every_row_once():
     assert sorted(seen) == list(range(103))
     for i in range(len(batches)):
         xb, yb = batches[i]
-        assert xb.shape[1] % 8 == 0 or xb.shape[1] == 40
+        assert xb.shape[1] == (x[yb] != 0).sum(axis=1).max()  # TensorFlow: no padding beyond the longest
         assert (x[yb][:, xb.shape[1] :] == 0).all()  # only padding was cut
     assert batches[0][0].shape[1] != batches[1][0].shape[1]
+    rounded = LengthBucketedBatches(x, np.arange(103), batch_size=16, seed=1, width_step=8)
+    assert all(rounded[i][0].shape[1] % 8 == 0 or rounded[i][0].shape[1] == 40 for i in range(len(rounded)))
+
+
+def test_recurrent_thread_settings(monkeypatch):
+    from tuning.threads import recurrent_thread_settings, use_recurrent_thread_settings
+
+    assert recurrent_thread_settings(2) == {
+        "TF_NUM_INTRAOP_THREADS": "1",
+        "TF_NUM_INTEROP_THREADS": "2",
+        "OMP_NUM_THREADS": "1",
+    }
+    assert recurrent_thread_settings(0)["TF_NUM_INTEROP_THREADS"] == "1"
+    monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "7")  # a value the user set wins
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    use_recurrent_thread_settings()
+    assert os.environ["TF_NUM_INTEROP_THREADS"] == "7"
+    assert os.environ["TF_NUM_INTRAOP_THREADS"] == "1"
+
+
+def test_importing_tuning_sets_threads_before_tensorflow_starts():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_NUM_")}
+    code = (
+        "import tuning, tensorflow as tf, os; tf.constant(1);"
+        "print(os.environ['TF_NUM_INTRAOP_THREADS'], os.environ['TF_NUM_INTEROP_THREADS'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["1", str(len(os.sched_getaffinity(0)))]

@@ -19,9 +19,8 @@ class LengthBucketedBatches(keras.utils.PyDataset):
     """Batches of texts with similar lengths, each trimmed to its longest text.
 
     The arrays are end-padded, so trimming trailing zeros loses nothing. On CPU most
-    of a fixed-length batch is padding; with these batches training runs 1.6-1.9x as fast
-    as the study's pre-padded pipeline (BENCHMARKS.md). Backend-neutral: it yields
-    numpy arrays.
+    of a fixed-length batch is padding, which these batches skip (BENCHMARKS.md
+    measures the gain). Backend-neutral: it yields numpy arrays.
 
     Args:
         x: Token ids, shape (n, sequence_length), end-padded.

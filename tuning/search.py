@@ -444,7 +444,11 @@ def serve_architectures(
             server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
             protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
             address = f"{role.host}:{role.port + index}"
-            if not server.add_insecure_port(address):
+            try:
+                bound = server.add_insecure_port(address)
+            except RuntimeError:  # grpc raises where older versions returned 0
+                bound = 0
+            if not bound:
                 raise InputError(f"the chief cannot listen on {address}; pass --oracle with a free HOST:PORT")
             server.start()
             servers.append(server)
