@@ -29,6 +29,8 @@ def run(script: str, *args: str) -> dict | None:
         print(result.stderr[-3000:], file=sys.stderr)
         return None
     line = json.loads(result.stdout.strip().splitlines()[-1])
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE)
+    line["commit"] = commit.stdout.strip() or "unknown"
     print(json.dumps(line), flush=True)
     return line
 
@@ -97,8 +99,8 @@ def main() -> None:
         "",
         f"Measured {today} with `python bench/make_benchmarks.py` on {machine.get('cpus')} CPU cores "
         f"({machine.get('processor')}), Python {machine.get('python')}, TensorFlow {machine.get('tensorflow')}, "
-        f"Keras {machine.get('keras')}. Throughput: median of three runs per side; the others one run each, on a "
-        "shared machine: treat differences under ~10% as noise.",
+        f"Keras {machine.get('keras')}. Throughput: the median of the runs shown per side; the others one run each, "
+        "on a shared machine: treat differences under ~10% as noise.",
         "",
     ]
     if "data_prep" in results:
@@ -114,7 +116,8 @@ def main() -> None:
         r = results.get(f"throughput_{arch}")
         if r:
             lines += [
-                f"## Training throughput, {arch} {r['units']} (`bench/throughput.py --arch {arch}`)",
+                f"## Training throughput, {arch} {r['units']} (`bench/throughput.py --arch {arch}`, "
+                f"{r['repeats']} run(s) per side)",
                 "",
                 "| pipeline | samples/s | val macro AUC after the same epochs |",
                 "| --- | --- | --- |",
@@ -167,6 +170,8 @@ def main() -> None:
         ]
     if args.clothing_run:
         lines += clothing_section(Path(args.clothing_run))
+    lines += ["## Commit each result was measured on", ""]
+    lines += [f"- {name}: {result.get('commit', 'unknown')}" for name, result in results.items()]
     (HERE.parent / "BENCHMARKS.md").write_text("\n".join(lines))
     print("wrote BENCHMARKS.md")
 
