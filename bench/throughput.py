@@ -3,8 +3,9 @@
 Same data, same architecture and hyperparameters; the reference pre-pads every text to
 the longest one and feeds numpy arrays with TensorFlow's default threads (as the study
 did), rnnsweep end-pads, masks, batches texts of similar length and uses its own thread
-settings (tuning/threads.py). Each side runs in its own process. Reports samples per second over whole epochs, the
-ratio, and each side's validation macro AUC (scikit-learn) after the same epochs.
+settings (tuning/threads.py). Each side runs in its own process. Reports samples per
+second over whole epochs, the ratio, and each side's validation macro AUC (scikit-learn)
+after the same epochs.
 
     python bench/throughput.py --arch lstm [--data PATH] [--preset NAME] [--epochs 1] [--repeats 1] [--json]
 """
@@ -77,11 +78,13 @@ def run_side(args) -> dict:
     keras.utils.set_random_seed(args.seed)
     if args.side == "reference":
         # Pre-padded to the longest training text, numpy arrays, batch 32.
+        longest = int((data.x["train"] != 0).sum(axis=1).max())
+
         def pre_pad(x):
             lengths = (x != 0).sum(axis=1)
-            out = np.zeros((len(x), int(data.x["train"].astype(bool).sum(axis=1).max())), dtype="int32")
+            out = np.zeros((len(x), longest), dtype="int32")
             for i, (row, length) in enumerate(zip(x, lengths, strict=True)):
-                length = min(length, out.shape[1])
+                length = min(length, longest)  # a validation text may be longer
                 out[i, out.shape[1] - length :] = row[:length]
             return out
 

@@ -253,7 +253,7 @@ def test_recurrent_thread_settings(monkeypatch):
     assert os.environ["TF_NUM_INTRAOP_THREADS"] == "1"
 
 
-def test_importing_tuning_sets_threads_before_tensorflow_starts():
+def test_importing_tuning_sets_thread_variables_before_tensorflow():
     env = {k: v for k, v in os.environ.items() if not k.startswith("TF_NUM_")}
     code = (
         "import tuning, tensorflow as tf, os; tf.constant(1);"

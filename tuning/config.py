@@ -37,7 +37,7 @@ class SearchConfig:
         max_consecutive_failures: Stop the sweep after this many failed trials in a
             row (default 3).
         bucket_by_length: Batch texts of similar length together and pad each batch
-            only to its own longest text (default True; 1.6-1.9x faster on CPU, BENCHMARKS.md).
+            only to its own longest text (default True; faster on CPU, BENCHMARKS.md).
         tensorboard: Write TensorBoard HParams logs to `RUN_DIR/tensorboard`
             (default False).
         multi_gpu: Train each trial on every visible GPU with TensorFlow's

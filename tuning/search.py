@@ -403,16 +403,17 @@ def run_search(
 
 
 class _Servicer(oracle_chief.OracleServicer):
-    """keras-tuner's oracle service, noting which workers asked for trials and which were told to stop."""
+    """keras-tuner's oracle service, noting which workers asked for trials and (when given
+    a `stopped` set) which were told to stop."""
 
-    def __init__(self, oracle, seen: set, stopped: set):
+    def __init__(self, oracle, seen: set, stopped: set | None = None):
         super().__init__(oracle)
         self.seen, self.stopped = seen, stopped
 
     def CreateTrial(self, request, context):  # noqa: N802 - gRPC method name
         self.seen.add(request.tuner_id)
         response = super().CreateTrial(request, context)
-        if Trial.from_proto(response.trial).status == TrialStatus.STOPPED:
+        if self.stopped is not None and Trial.from_proto(response.trial).status == TrialStatus.STOPPED:
             self.stopped.add(request.tuner_id)
         return response
 
@@ -440,7 +441,7 @@ def serve_architectures(
             with keras_tuner_environment(role, index):
                 tuner = make_tuner(config, architecture, data, Path(run_dir) / "search", **(tuner_options or {}))
             tuner.save()
-            servicer = _Servicer(tuner.oracle, seen, finished if index == len(architectures) - 1 else set())
+            servicer = _Servicer(tuner.oracle, seen, finished if index == len(architectures) - 1 else None)
             server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
             protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
             address = f"{role.host}:{role.port + index}"

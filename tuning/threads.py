@@ -20,9 +20,10 @@ def recurrent_thread_settings(cores: int) -> dict[str, str]:
 
     A recurrent step is a chain of small matrix products: splitting each one across cores
     (intra-op parallelism) costs more in synchronisation than it saves, while running
-    independent ops side by side (inter-op) pays. Measured on 2 cores, batch 32
-    (bench/throughput.py, BENCHMARKS.md): LSTM (64, 128) 285 -> 360 samples/s and GRU (256)
-    150 -> 322 samples/s against TensorFlow's default of every core for both pools.
+    independent ops side by side (inter-op) pays. In whole-epoch runs on 2 cores (clothing
+    reviews, batch 32) against 2 threads in both pools: GRU (256) 150 -> 322 samples/s,
+    LSTM (64, 128) 277-296 -> 348-370; this shared machine varies a lot between runs, so
+    BENCHMARKS.md holds the benchmark's own figures.
 
     Args:
         cores: CPU cores the process may use (>= 1).
