@@ -15,6 +15,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "womens_clothing_reviews.csv.gz"
 
 
+# The original study's cleaning (stopwords removed) and no truncation, so the reference can
+# pre-pad every text to the longest review as the study did; both sides read these tokens.
+STUDY_DATA = {"remove_stopwords": True, "length_percentile": 100}
+
+
+def data_settings(args, *, cleaning: str = "study") -> dict:
+    """`[data]` values for a benchmark: `args.preset`, `args.data`, optional `args.max_rows`,
+    and the study's cleaning (default) or rnnsweep's defaults (`cleaning="rnnsweep"`)."""
+    values = {"preset": args.preset, "path": args.data}
+    if getattr(args, "max_rows", None):
+        values["max_rows"] = args.max_rows
+    return {**values, **(STUDY_DATA if cleaning == "study" else {})}
+
+
 def machine() -> dict:
     """What the figures were measured on."""
     import keras

@@ -58,6 +58,58 @@ def clothing_section(run_dir: Path) -> list[str]:
     return [*lines, ""]
 
 
+def targets_section(results: dict) -> list[str]:
+    """The performance issue's targets, each with the measured figure and whether it is met."""
+
+    def row(target, name, figure, met):
+        if name not in results:
+            return f"| {target} | not measured | |"
+        return f"| {target} | {figure(results[name])} | {'met' if met(results[name]) else '**not met**'} |"
+
+    def reached(r):
+        return r["time_to_reference_best_ratio"] is not None and r["time_to_reference_best_ratio"] <= 1 / 3
+
+    return [
+        "## Targets",
+        "",
+        "| target | measured | |",
+        "| --- | --- | --- |",
+        row(
+            "training throughput >= 2x the reference, lstm",
+            "throughput_lstm",
+            lambda r: f"{r['speedup']}x",
+            lambda r: r["speedup"] >= 2,
+        ),
+        row(
+            "training throughput >= 2x the reference, gru1",
+            "throughput_gru1",
+            lambda r: f"{r['speedup']}x",
+            lambda r: r["speedup"] >= 2,
+        ),
+        row(
+            "sweep reaches the reference's best validation AUC in <= 1/3 of its wall time",
+            "search",
+            lambda r: f"{r['time_to_reference_best_ratio']}" if r["time_to_reference_best_ratio"] else "not reached",
+            reached,
+        ),
+        row(
+            "resident memory after trial 40 within 10% of trial 5",
+            "memory",
+            lambda r: f"{r['growth_percent']:+}%",
+            lambda r: abs(r["growth_percent"]) <= 10,
+        ),
+        row(
+            "README main command < 10 minutes",
+            "readme_command",
+            lambda r: f"{r['wall_s'] / 60:.1f} min",
+            lambda r: r["wall_s"] < 600,
+        ),
+        "| the throughput benchmark on a lent GPU (JAX or PyTorch backend) | not run: no GPU machine was lent "
+        "to the sessions that measured these | |",
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA))
@@ -77,6 +129,11 @@ def main() -> None:
         # Three runs per side: TensorFlow's default thread pools make single runs vary a lot here.
         "throughput_lstm": ("throughput.py", "--arch", "lstm", "--repeats", "3", "--data", args.data),
         "throughput_gru1": ("throughput.py", "--arch", "gru1", "--repeats", "3", "--data", args.data),
+        "throughput_lstm_rnnsweep_cleaning": (
+            "throughput.py",
+            *("--arch", "lstm", "--cleaning", "rnnsweep", "--repeats", "3", "--data", args.data),
+        ),
+        "search": ("search.py", "--arch", "lstm", "--trials", "12", "--epochs", "3", "--data", args.data),
         "memory": ("memory.py",),
         "predict": ("predict.py", "--data", args.data),
         "workers": ("workers.py", "--max-rows", "8000", "--trials", "6", "--data", args.data),
@@ -103,6 +160,7 @@ def main() -> None:
         "on a shared machine: treat differences under ~10% as noise.",
         "",
     ]
+    lines += targets_section(results)
     if "data_prep" in results:
         r = results["data_prep"]
         lines += [
@@ -112,12 +170,20 @@ def main() -> None:
             f"save: {r['seconds']} s.",
             "",
         ]
-    for arch in ("lstm", "gru1"):
-        r = results.get(f"throughput_{arch}")
+    for name in ("throughput_lstm", "throughput_gru1", "throughput_lstm_rnnsweep_cleaning"):
+        r = results.get(name)
         if r:
+            cleaning = (
+                "the study's cleaning (stopwords removed), no truncation"
+                if r.get("cleaning", "study") == "study"
+                else "rnnsweep's default cleaning (stopwords kept), truncated at the 95th percentile"
+            )
             lines += [
-                f"## Training throughput, {arch} {r['units']} (`bench/throughput.py --arch {arch}`, "
+                f"## Training throughput, {r['arch']} {r['units']} (`bench/throughput.py --arch {r['arch']}"
+                f"{'' if r.get('cleaning', 'study') == 'study' else ' --cleaning rnnsweep'}`, "
                 f"{r['repeats']} run(s) per side)",
+                "",
+                f"{r['train_texts']} training texts, {cleaning}, {r['epochs']} epoch(s), same tokens on both sides.",
                 "",
                 "| pipeline | samples/s | val macro AUC after the same epochs |",
                 "| --- | --- | --- |",
@@ -128,6 +194,33 @@ def main() -> None:
                 f"| **speed-up** | **{r['speedup']}x** | |",
                 "",
             ]
+    if "search" in results:
+        r = results["search"]
+        reached = (
+            f"rnnsweep first matched it after {r['reached_reference_best_at_s']} s, "
+            f"**{r['time_to_reference_best_ratio']}** of the reference's wall time"
+            if r["reached_reference_best_at_s"] is not None
+            else "rnnsweep never matched it"
+        )
+        lines += [
+            f"## Search efficiency, {r['arch']} (`bench/search.py`, {r['trials']} trials of {r['epochs']} epochs, "
+            f"rows: {r['rows']})",
+            "",
+            "Both sides: keras-tuner RandomSearch, same seed, same space, same tokens (the study's cleaning); "
+            f"same configurations tried in the same order: {r['same_configurations']}. "
+            "Validation macro AUC of each trial's best epoch recomputed with scikit-learn.",
+            "",
+            "| sweep | wall time (s) | best validation macro AUC |",
+            "| --- | --- | --- |",
+            f"| reference (study's pipeline, every trial all epochs) | {r['reference_wall_s']} | "
+            f"{r['reference_best_val_auc']} |",
+            f"| rnnsweep `tune` defaults ({r['trials_stopped_early']} trial(s) ended by median stopping) | "
+            f"{r['wall_s']} | {r['best_val_auc']} |",
+            "",
+            f"The reference's best: {r['reference_best_val_auc']}; {reached}. Whole sweep: "
+            f"{r['wall_ratio']} of the reference's wall time.",
+            "",
+        ]
     if "memory" in results:
         r = results["memory"]
         late = next(k for k in r if k.startswith("rss_mib_after_trial_") and not k.endswith("_5"))

@@ -1,6 +1,8 @@
 """Resident memory of one process over a 40-trial sweep: after trial 5 and after trial 40.
 
-python bench/memory.py [--trials 40] [--json]
+python bench/memory.py [--trials 40] [--data PATH --preset NAME [--max-rows 2000]] [--json]
+
+Without --data the sweep runs on small synthetic reviews, so 40 trials take minutes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--architecture", default="gru1")
+    parser.add_argument("--data", help="review file (default: synthetic reviews)")
+    parser.add_argument("--preset", default="womens-clothing", help="preset for --data")
+    parser.add_argument("--max-rows", type=int, default=2000, help="rows of --data used")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -37,11 +42,20 @@ def main() -> None:
     logger.setLevel(logging.INFO)
     logger.addHandler(RssAtTrial())
     with tempfile.TemporaryDirectory() as folder:
-        data = synthetic_reviews(Path(folder) / "reviews.csv")
+        if args.data:
+            data_settings = {"preset": args.preset, "path": args.data, "max_rows": args.max_rows}
+        else:
+            data = synthetic_reviews(Path(folder) / "reviews.csv")
+            data_settings = {
+                "path": str(data),
+                "text_column": "Review Text",
+                "label_column": "Rating",
+                "labels": "stars",
+            }
         config = load_config(
             None,
             {
-                "data": {"path": str(data), "text_column": "Review Text", "label_column": "Rating", "labels": "stars"},
+                "data": data_settings,
                 "search": {
                     "architectures": [args.architecture],
                     "max_trials": args.trials,

@@ -1,13 +1,15 @@
 """Training throughput, rnnsweep against the original study's plain Keras pipeline.
 
-Same data, same architecture and hyperparameters; the reference pre-pads every text to
-the longest one and feeds numpy arrays with TensorFlow's default threads (as the study
-did), rnnsweep end-pads, masks, batches texts of similar length and uses its own thread
-settings (tuning/threads.py). Each side runs in its own process. Reports samples per
-second over whole epochs, the ratio, and each side's validation macro AUC (scikit-learn)
-after the same epochs.
+Same data, same architecture and hyperparameters; the reference (bench/reference.py)
+pre-pads every text to the longest one and feeds numpy arrays with TensorFlow's default
+threads (as the study did), rnnsweep end-pads, masks, batches texts of similar length and
+uses its own thread settings (tuning/threads.py). Both read the same tokens: the study's
+cleaning by default, rnnsweep's default cleaning with `--cleaning rnnsweep`. Each side runs
+in its own process. Reports samples per second over whole epochs, the ratio, and each
+side's validation macro AUC (scikit-learn) after the same epochs.
 
-    python bench/throughput.py --arch lstm [--data PATH] [--preset NAME] [--epochs 1] [--repeats 1] [--json]
+    python bench/throughput.py --arch lstm [--data PATH] [--preset NAME] [--cleaning study|rnnsweep]
+                               [--epochs 1] [--repeats 1] [--json]
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import DEFAULT_DATA, emit, machine
+from _common import DEFAULT_DATA, data_settings, emit, machine
+from reference import build_reference_model, pre_pad
 
 # The study's 2-layer LSTM was (64, 128); the GRU (256). Equal values on both sides.
 UNITS = {
@@ -33,22 +36,6 @@ UNITS = {
     "simple_rnn": [64],
     "bilstm": [64],
 }
-
-
-def reference_model(architecture, units, vocab_size, num_classes):
-    """The study's model, written plainly: no mask, pre-padded fixed-length input."""
-    import keras
-
-    from models.head import compile_for_classes, output_layer
-
-    cell = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}[architecture.cell]
-    layers = [keras.layers.Embedding(vocab_size, 100), keras.layers.Dropout(0.2)]
-    for i, u in enumerate(units):
-        layer = cell(u, return_sequences=i < len(units) - 1)
-        layers.append(keras.layers.Bidirectional(layer) if architecture.bidirectional else layer)
-        layers.append(keras.layers.Dropout(0.2))
-    model = keras.Sequential([*layers, output_layer(num_classes)])
-    return compile_for_classes(model, num_classes=num_classes, learning_rate=1e-3)
 
 
 def timed_fit(model, epochs, **fit):
@@ -63,7 +50,6 @@ def run_side(args) -> dict:
         import tuning  # noqa: F401 - sets rnnsweep's thread defaults before TensorFlow starts
     import keras
     import keras_tuner
-    import numpy as np
 
     from data_prep.config import resolve_preset
     from data_prep.prepare import prepare_data
@@ -72,36 +58,27 @@ def run_side(args) -> dict:
     from tuning.search import fit_inputs, model_spec
 
     with tempfile.TemporaryDirectory() as folder:
-        data = prepare_data(resolve_preset({"preset": args.preset, "path": args.data}), Path(folder))
+        data = prepare_data(resolve_preset(data_settings(args, cleaning=args.cleaning)), Path(folder))
     architecture = ARCHITECTURES[args.arch]
-    units = UNITS[args.arch]
+    hp = keras_tuner.HyperParameters()
+    for i, u in enumerate(UNITS[args.arch], start=1):
+        hp.Fixed(f"units_{i}", u)
+        hp.Fixed(f"dropout_{i}", 0.2)
+    for name in ("dropout_embedding", "dropout_output"):
+        hp.Fixed(name, 0.2)
+    hp.Fixed("learning_rate", 1e-3)
+    space = default_search_space(args.arch)
     keras.utils.set_random_seed(args.seed)
     if args.side == "reference":
-        # Pre-padded to the longest training text, numpy arrays, batch 32.
         longest = int((data.x["train"] != 0).sum(axis=1).max())
-
-        def pre_pad(x):
-            lengths = (x != 0).sum(axis=1)
-            out = np.zeros((len(x), longest), dtype="int32")
-            for i, (row, length) in enumerate(zip(x, lengths, strict=True)):
-                length = min(length, longest)  # a validation text may be longer
-                out[i, out.shape[1] - length :] = row[:length]
-            return out
-
-        x_train, x_validation = pre_pad(data.x["train"]), pre_pad(data.x["validation"])
-        model = reference_model(architecture, units, len(data.vocabulary), data.num_classes)
+        x_train, x_validation = pre_pad(data.x["train"], longest), pre_pad(data.x["validation"], longest)
+        model = build_reference_model(
+            hp, architecture=architecture, space=space, vocab_size=len(data.vocabulary), num_classes=data.num_classes
+        )
         y_train = encode_targets(data.y["train"], data.num_classes)
         seconds = timed_fit(model, args.epochs, x=x_train, y=y_train, batch_size=32, shuffle=True)
     else:
-        hp = keras_tuner.HyperParameters()
-        for i, u in enumerate(units, start=1):
-            hp.Fixed(f"units_{i}", u)
-            hp.Fixed(f"dropout_{i}", 0.2)
-        for name in ("dropout_embedding", "dropout_output"):
-            hp.Fixed(name, 0.2)
-        hp.Fixed("learning_rate", 1e-3)
-        spec = model_spec(data, bucket_by_length=True)
-        model = build_model(hp, spec=spec, architecture=architecture, space=default_search_space(args.arch))
+        model = build_model(hp, spec=model_spec(data, bucket_by_length=True), architecture=architecture, space=space)
         train = fit_inputs(data, "train", batch_size=32, bucket=True, shuffle=True, seed=args.seed)
         seconds = timed_fit(model, args.epochs, **train)
         x_validation = data.x["validation"]
@@ -114,6 +91,13 @@ def main() -> None:
     parser.add_argument("--arch", default="lstm", choices=sorted(UNITS))
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--preset", default="womens-clothing")
+    parser.add_argument(
+        "--cleaning",
+        choices=["study", "rnnsweep"],
+        default="study",
+        help="both sides read text cleaned as the study did (stopwords removed, no truncation; default) "
+        "or with rnnsweep's defaults (stopwords kept, truncated at the 95th percentile of lengths)",
+    )
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=1, help="runs per side; the median is reported")
     parser.add_argument("--json", action="store_true")
@@ -145,6 +129,7 @@ def main() -> None:
             "benchmark": "throughput",
             "arch": args.arch,
             "units": UNITS[args.arch],
+            "cleaning": args.cleaning,
             "train_texts": n,
             "epochs": args.epochs,
             "repeats": args.repeats,

@@ -96,6 +96,43 @@ def test_retrain_restores_the_best_epoch(tiny_run, tmp_path):
         assert restored < losses[-1]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("ensemble", [True, False])
+def test_several_seeds_keep_their_average_or_the_best_seed(tiny_run, tmp_path, ensemble):
+    import keras
+
+    from data_prep.prepare import load_prepared
+    from tuning.config import load_run_config
+    from tuning.retrain import retrain_best
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run, run_dir)
+    shutil.rmtree(run_dir / "models")
+    config = load_run_config(run_dir, {"retrain": {"top": 1, "epochs": 2, "seeds": [1, 2], "ensemble": ensemble}})
+    (name, metrics), *_ = retrain_best(run_dir, config).items()
+    folder = run_dir / "models" / name
+    data = load_prepared(run_dir)
+    assert set(metrics["seeds"]) == {"1", "2"} and set(metrics["test_mean_std"]["f1_weighted"]) == {"mean", "std"}
+    saved = keras.models.load_model(folder / "model.keras")
+    kept = saved.predict(data.x["test"], verbose=0)
+    checkpoints = {s: keras.models.load_model(folder / f"checkpoint_seed{s}.keras") for s in metrics["kept_seeds"]}
+    if ensemble:
+        assert metrics["ensemble"] is True and metrics["kept_seeds"] == [1, 2]
+        members = [checkpoints[s].predict(data.x["test"], verbose=0) for s in (1, 2)]
+        np.testing.assert_allclose(kept, np.mean(members, axis=0), rtol=1e-5, atol=1e-6)
+    else:
+        history = json.loads((folder / "history.json").read_text())
+        assert metrics["ensemble"] is False and metrics["kept_seeds"] == [history["seed"]]
+        best = min(metrics["seeds"], key=lambda s: metrics["seeds"][s]["best_val_loss"])
+        assert history["seed"] == int(best)
+        assert sorted(p.name for p in folder.glob("checkpoint_seed*.keras")) == [
+            f"checkpoint_seed{history['seed']}.keras"
+        ]
+        np.testing.assert_allclose(kept, checkpoints[history["seed"]].predict(data.x["test"], verbose=0), rtol=1e-5)
+    predictions = pd.read_csv(folder / "predictions.csv").query("split == 'test'")
+    np.testing.assert_allclose(predictions.filter(like="p_").to_numpy(), kept, rtol=1e-4, atol=1e-6)
+
+
 def test_export_round_trips_in_a_fresh_process(tiny_run, tmp_path):
     import tensorflow as tf
 

@@ -198,6 +198,10 @@ def test_multi_gpu_needs_two_gpus(tmp_path, tiny_csv):
         ({"search": {"max_trial": 3}}, r"unknown key 'max_trial' in \[search\]; valid keys are .*'max_trials'"),
         ({"serach": {}}, r"unknown section \[serach\]"),
         ({"search": {"max_trials": 0}}, "max_trials must be a whole number greater than 0"),
+        (
+            {"search": {"median_stopping_min_trials": 0}},
+            "median_stopping_min_trials must be a whole number greater than 0. Received: median_stopping_min_trials=0",
+        ),
         ({"retrain": {"seeds": []}}, "seeds must list at least one"),
         ({"search": {"isolate_trials": True, "tuner": "hyperband"}}, "isolate_trials works with the random"),
         ({"data": {"labels": "stars5"}}, r"Received: labels='stars5'"),

@@ -98,6 +98,13 @@ def _retrain_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> None
     group.add_argument(
         f"--{prefix}seeds", dest="seeds", metavar="S[,S...]", help="one retraining per seed (default: 42)"
     )
+    group.add_argument(
+        f"--{prefix}no-ensemble",
+        dest="ensemble",
+        action="store_false",
+        default=None,
+        help="with several seeds, keep the seed with the best validation score instead of their average",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,6 +175,7 @@ def _overrides(args: argparse.Namespace) -> dict:
             "epochs": get("retrain_epochs"),
             "patience": get("patience"),
             "seeds": [int(s) for s in get("seeds").split(",")] if get("seeds") else None,
+            "ensemble": get("ensemble"),
         },
     }
     return {s: {k: v for k, v in values.items() if v is not None} for s, values in sections.items()}

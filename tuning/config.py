@@ -36,6 +36,11 @@ class SearchConfig:
             improvement of the objective; 0 turns it off (default 2).
         max_consecutive_failures: Stop the sweep after this many failed trials in a
             row (default 3).
+        median_stopping: End a trial after an epoch at which its best objective so far
+            is worse than the median of the finished trials at the same epoch (default
+            True; random and bayesian tuners, see `tuning.stopping.MedianStopping`).
+        median_stopping_min_trials: Finished trials needed before any trial is stopped
+            (default 3).
         bucket_by_length: Batch texts of similar length together and pad each batch
             only to its own longest text (default True; faster on CPU, BENCHMARKS.md).
         tensorboard: Write TensorBoard HParams logs to `RUN_DIR/tensorboard`
@@ -61,6 +66,8 @@ class SearchConfig:
     batch_size: int = 32
     early_stopping_patience: int = 2
     max_consecutive_failures: int = 3
+    median_stopping: bool = True
+    median_stopping_min_trials: int = 3
     bucket_by_length: bool = True
     tensorboard: bool = False
     multi_gpu: bool = False
@@ -72,7 +79,14 @@ class SearchConfig:
     def validate(self) -> None:
         check_one_of("tuner", self.tuner, TUNERS)
         check_one_of("objective", self.objective, OBJECTIVES)
-        for name in ("max_trials", "executions_per_trial", "epochs", "batch_size", "max_consecutive_failures"):
+        for name in (
+            "max_trials",
+            "executions_per_trial",
+            "epochs",
+            "batch_size",
+            "max_consecutive_failures",
+            "median_stopping_min_trials",
+        ):
             check_positive_int(name, getattr(self, name))
         if self.isolate_trials and self.multi_gpu:
             raise InputError("isolate_trials and multi_gpu cannot be combined; turn one off")
@@ -96,6 +110,9 @@ class RetrainConfig:
         monitor: Quantity early stopping watches (default "val_loss", as the study).
         batch_size: Batch size (default 32).
         seeds: One retraining per seed; metrics report mean and spread (default [42]).
+        ensemble: With several seeds, True keeps the average of the seeds' models (a
+            seed ensemble, one saved model whose figures are the split metrics); False
+            keeps the seed with the best validation `monitor` value (default True).
         mixed_precision: Train in float16 on a GPU (default False).
     """
 
@@ -105,6 +122,7 @@ class RetrainConfig:
     monitor: str = "val_loss"
     batch_size: int = 32
     seeds: list[int] = dataclasses.field(default_factory=lambda: [42])
+    ensemble: bool = True
     mixed_precision: bool = False
 
     def validate(self) -> None:

@@ -104,6 +104,12 @@ def fit_one(config: Config, data: PreparedData, row: pd.Series, *, seed: int, ch
     return model, history
 
 
+def _best_monitor_value(history, monitor: str) -> float:
+    """A fit's best value of `monitor`: the lowest loss, else the highest score."""
+    series = np.asarray(history.history.get(monitor) or [np.nan], dtype=float)
+    return float(np.nanmin(series) if monitor == "val_loss" else np.nanmax(series))
+
+
 def _history_dict(history, monitor: str) -> dict:
     values = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     series = values.get(monitor, [])
@@ -114,11 +120,15 @@ def _history_dict(history, monitor: str) -> dict:
 def retrain_best(run_dir: Path, config: Config) -> dict[str, dict]:
     """Retrain the best trials of a run's sweep and evaluate them on every split.
 
-    For each selected trial writes `RUN_DIR/models/<name>/`: `model.keras` (token ids
-    in), `export.keras` (raw text in, probabilities out), `history.json`,
-    `metrics.json` (per split, see `classification_metrics`, plus the search score
-    beside the retrained one, the device and per-seed test figures) and
-    `predictions.csv` (row id, split, true and predicted class, probabilities).
+    Each selected trial is trained once per seed in `[retrain] seeds`; with several seeds
+    the kept model is their average (`ensemble = true`) or the seed with the best
+    validation `monitor` value. For each selected trial writes `RUN_DIR/models/<name>/`:
+    `model.keras` (token ids in), `export.keras` (raw text in, probabilities out),
+    `history.json` (a seed's curves), `metrics.json` (per split for the kept model, see
+    `classification_metrics`, plus the search score beside the retrained one, the device,
+    per-seed test figures with their mean and spread, and the kept seeds),
+    `predictions.csv` (row id, split, true and predicted class, probabilities) and the
+    kept seeds' best-epoch checkpoints.
 
     Args:
         run_dir: The run directory (data and search stages done).
@@ -157,14 +167,41 @@ def retrain_best(run_dir: Path, config: Config) -> dict[str, dict]:
     return results
 
 
+def average_models(models: list[keras.Model], *, name: str) -> keras.Model:
+    """One model whose output is the mean of `models`' outputs (a seed ensemble).
+
+    Built from stock layers only, so it saves as one `.keras` file and loads in safe mode.
+    """
+    for index, model in enumerate(models):
+        model.name = f"{name}_member{index}"  # nested models need distinct names
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    outputs = keras.layers.Average(name="seed_average")([model(inputs) for model in models])
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _evaluate(model: keras.Model, data: PreparedData) -> tuple[dict, dict]:
+    """Probabilities and `classification_metrics` of `model` on every split."""
+    probabilities = {s: predict_proba(model, data.x[s], num_classes=data.num_classes) for s in SPLITS}
+    return probabilities, {s: classification_metrics(data.y[s], probabilities[s], data.class_names) for s in SPLITS}
+
+
 def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, folder: Path, device: str) -> dict:
+    retrain = config.retrain
     runs = []
-    for seed in config.retrain.seeds:
+    for seed in retrain.seeds:
         model, history = fit_one(config, data, row, seed=seed, checkpoint=folder / f"checkpoint_seed{seed}.keras")
-        probabilities = {s: predict_proba(model, data.x[s], num_classes=data.num_classes) for s in SPLITS}
-        metrics = {s: classification_metrics(data.y[s], probabilities[s], data.class_names) for s in SPLITS}
-        runs.append((seed, model, history, probabilities, metrics))
-    seed, model, history, probabilities, metrics = runs[0]
+        runs.append((seed, model, history, *_evaluate(model, data)))
+    if len(runs) > 1 and retrain.ensemble:
+        kept_seeds = [seed for seed, *_ in runs]
+        model = average_models([model for _, model, *_ in runs], name=str(row["architecture"]))
+        probabilities, metrics = _evaluate(model, data)
+        seed, history = runs[0][0], runs[0][2]  # the curves shown are the first seed's
+    else:
+        choose = min if retrain.monitor == "val_loss" else max
+        seed, model, history, probabilities, metrics = choose(
+            runs, key=lambda run: _best_monitor_value(run[2], retrain.monitor)
+        )
+        kept_seeds = [seed]
     model.save(folder / "model.keras")
     options, _ = cleaning_options(config.data)
     text_model = build_text_model(
@@ -175,10 +212,14 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
         cleaning=options,
     )
     text_model.save(folder / "export.keras")
-    write_atomically(folder / "history.json", json.dumps(_history_dict(history, config.retrain.monitor), indent=1))
-
+    history_record = {**_history_dict(history, retrain.monitor), "seed": seed}
+    write_atomically(folder / "history.json", json.dumps(history_record, indent=1))
     per_seed = {
-        str(s): {k: m["test"][k] for k in ("accuracy", "f1_weighted", "f1_macro", "auc_macro")} for s, *_, m in runs
+        str(s): {
+            **{k: m["test"][k] for k in ("accuracy", "f1_weighted", "f1_macro", "auc_macro")},
+            f"best_{retrain.monitor}": _best_monitor_value(h, retrain.monitor),
+        }
+        for s, _, h, _, m in runs
     }
     spread = {
         key: {
@@ -197,6 +238,8 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
         "retrained_validation_auc": metrics["validation"]["auc_macro"],
         "device": device,
         "seeds": per_seed,
+        "kept_seeds": kept_seeds,
+        "ensemble": len(kept_seeds) > 1,
         "test_mean_std": spread,
         "class_names": data.class_names,
         **metrics,
@@ -219,7 +262,7 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
         frames.append(frame)
     pd.concat(frames).to_csv(folder / "predictions.csv", index=False)
     for path in folder.glob("checkpoint_seed*.keras"):
-        if path.name != f"checkpoint_seed{seed}.keras":
+        if path.name not in {f"checkpoint_seed{kept}.keras" for kept in kept_seeds}:
             path.unlink()
     test = metrics["test"]
     logger.info(

@@ -34,6 +34,7 @@ from models.spec import ModelSpec
 from tuning.config import Config, check_same_settings, save_config
 from tuning.distributed import Role, keras_tuner_environment
 from tuning.inputs import LengthBucketedBatches
+from tuning.stopping import MedianStopping
 from tuning.trials import collect_trials, record_duration, write_trials
 
 logger = logging.getLogger("rnnsweep")
@@ -91,16 +92,28 @@ class SweepTuner:
 
     - any exception in a trial fails that trial at once with its reason (keras-tuner
       would retry deterministic failures with the same values);
+    - median stopping of trials that trail the finished ones (`MedianStopping`);
     - a progress line after each trial.
     """
 
     progress = None  # set by run_search: called with the finished trial
+    median_stopping_min_trials = 0  # set by make_tuner; 0: record each trial's curve, stop none
 
     def on_trial_begin(self, trial):
         super().on_trial_begin(trial)
         self._trial_started = time.monotonic()
 
     def run_trial(self, trial, *args, **kwargs):
+        stopping = MedianStopping(
+            trial_dir=self.get_trial_dir(trial.trial_id),
+            project_dir=self.project_dir,
+            trial_id=trial.trial_id,
+            objective=self.oracle.objective.name,
+            direction=self.oracle.objective.direction,
+            epochs=kwargs.get("epochs", 1),
+            min_trials=self.median_stopping_min_trials,
+        )
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), stopping]
         try:
             return super().run_trial(trial, *args, **kwargs)
         except keras_tuner.errors.FailedTrialError:
@@ -164,6 +177,8 @@ def make_tuner(
     else:
         options["max_trials"] = search.max_trials
     tuner = TUNER_CLASSES[search.tuner](**{**options, **tuner_options})
+    if search.median_stopping and search.tuner != "hyperband":  # Hyperband stops trials its own way
+        tuner.median_stopping_min_trials = search.median_stopping_min_trials
     # keras-tuner saves oracle.json before it forgets an ended trial, so a reloaded project
     # can list a finished trial as still running and run it a second time. Forget those.
     oracle = tuner.oracle

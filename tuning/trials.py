@@ -12,6 +12,7 @@ from data_prep.errors import InputError
 from data_prep.files import write_atomically
 
 DURATION_FILE = "rnnsweep_duration.json"
+CURVE_FILE = "rnnsweep_curve.json"  # written by tuning.stopping.MedianStopping
 
 
 def record_duration(trial_dir: Path, seconds: float) -> None:
@@ -20,6 +21,12 @@ def record_duration(trial_dir: Path, seconds: float) -> None:
     trial_dir = Path(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
     write_atomically(trial_dir / DURATION_FILE, json.dumps({"seconds": round(seconds, 3)}))
+
+
+def read_curve(trial_dir: Path) -> dict | None:
+    """A trial's saved learning curve: {"objective", "values" (one per epoch), "stopped_at_epoch"}."""
+    path = Path(trial_dir) / CURVE_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _last_line(message: str | None) -> str:
@@ -38,6 +45,7 @@ def read_project(project_dir: Path, architecture: str, objective: str) -> list[d
         trial = json.loads(path.read_text())
         duration = path.parent / DURATION_FILE
         metrics = trial.get("metrics", {}).get("metrics", {})
+        curve = read_curve(path.parent) or {}
         row = {
             "architecture": architecture,
             "trial_id": trial["trial_id"],
@@ -47,6 +55,8 @@ def read_project(project_dir: Path, architecture: str, objective: str) -> list[d
             "best_epoch": trial.get("best_step"),
             "duration_s": json.loads(duration.read_text())["seconds"] if duration.is_file() else None,
             "reason": _last_line(trial.get("message")) if trial["status"] != "COMPLETED" else "",
+            "epochs_trained": len(curve["values"]) if curve else None,
+            "stopped_at_epoch": curve.get("stopped_at_epoch"),
         }
         for name, value in trial["hyperparameters"]["values"].items():
             row[f"hp_{name}"] = value
@@ -63,8 +73,10 @@ def collect_trials(run_dir: Path, architectures, objective: str) -> pd.DataFrame
 
     Columns: `architecture`, `trial_id`, `status` (COMPLETED, FAILED, INVALID,
     RUNNING...), `objective_name`, `objective`, `best_epoch`, `duration_s`, `reason`
-    (why a trial did not complete), `hp_<name>` per hyperparameter and
-    `history_<metric>` (per-epoch validation values, as JSON lists).
+    (why a trial did not complete), `epochs_trained`, `stopped_at_epoch` (the epoch
+    after which median stopping ended the trial, else empty), `hp_<name>` per
+    hyperparameter and `history_<metric>` (the validation values keras-tuner kept, as
+    JSON lists).
     """
     rows = []
     for architecture in architectures:

@@ -1,0 +1,183 @@
+"""Search efficiency: the same random search with rnnsweep and with the study's plain keras-tuner setup.
+
+Both sides run keras-tuner's RandomSearch with the same seed over the same search space
+(rnnsweep's default for `--arch`), the same number of trials and epochs per trial, on the
+same tokens (the study's cleaning, bench/_common.py): the reference (bench/reference.py)
+pre-pads to the longest review and feeds numpy arrays, batch 32, TensorFlow's default
+threads, every trial trained for all its epochs; rnnsweep runs `tuning.pipeline.tune_stage`
+with its defaults. The hyperparameters are declared alike, so both sides try the same
+configurations in the same order (checked). After each sweep every trial's best-epoch
+model is scored with scikit-learn's macro AUC on the validation split. Reports each
+sweep's wall time and best AUC, and when rnnsweep first matched the reference's best.
+
+    python bench/search.py [--arch lstm] [--trials 12] [--epochs 3] [--max-rows N]
+                           [--data PATH] [--preset NAME] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from _common import DEFAULT_DATA, data_settings, emit, machine
+from reference import build_reference_model, pre_pad
+
+
+def trial_scores(tuner, x_validation, data, started: float) -> list[dict]:
+    """Each trial in the order it ended: seconds since `started`, hyperparameters, sklearn AUC."""
+    from models import predict_proba
+    from tuning.evaluation import macro_auc
+
+    rows = []
+    for trial in tuner.oracle.trials.values():
+        if trial.status != "COMPLETED":
+            continue
+        trial_json = Path(tuner.get_trial_dir(trial.trial_id)) / "trial.json"
+        with warnings.catch_warnings():  # the checkpoint's optimizer state is not needed here
+            warnings.simplefilter("ignore")
+            model = tuner.load_model(trial)  # the trial's best epoch
+        proba = predict_proba(model, x_validation, num_classes=data.num_classes)
+        rows.append(
+            {
+                "trial_id": trial.trial_id,
+                "end_s": round(trial_json.stat().st_mtime - started, 1),
+                "hyperparameters": dict(trial.hyperparameters.values),
+                "val_auc": round(macro_auc(data.y["validation"], proba), 4),
+            }
+        )
+    return sorted(rows, key=lambda row: row["end_s"])
+
+
+def run_side(args, folder: Path) -> dict:
+    """Prepare the data (untimed), run one side's sweep, score its trials."""
+    if args.side == "rnnsweep":
+        import tuning  # noqa: F401 - sets rnnsweep's thread defaults before TensorFlow starts
+    import functools
+
+    import keras_tuner
+
+    from models import ARCHITECTURES, default_search_space, encode_targets
+    from tuning.config import load_config
+    from tuning.pipeline import data_stage, tune_stage
+    from tuning.search import make_tuner
+
+    overrides = {
+        "data": data_settings(args),
+        "search": {"architectures": [args.arch], "max_trials": args.trials, "epochs": args.epochs},
+    }
+    config = load_config(None, overrides)
+    data = data_stage(config, folder)
+    architecture = ARCHITECTURES[args.arch]
+    if args.side == "reference":
+        longest = int((data.x["train"] != 0).sum(axis=1).max())
+        builder = functools.partial(
+            build_reference_model,
+            architecture=architecture,
+            space=default_search_space(args.arch),
+            vocab_size=len(data.vocabulary),
+            num_classes=data.num_classes,
+        )
+        tuner = keras_tuner.RandomSearch(
+            builder,
+            objective=keras_tuner.Objective("val_auc", "max"),
+            max_trials=args.trials,
+            seed=config.search.seed,
+            directory=str(folder / "search"),
+            project_name=args.arch,
+        )
+        x_validation = pre_pad(data.x["validation"], longest)
+        started = time.time()
+        tuner.search(
+            pre_pad(data.x["train"], longest),
+            encode_targets(data.y["train"], data.num_classes),
+            validation_data=(x_validation, encode_targets(data.y["validation"], data.num_classes)),
+            epochs=args.epochs,
+            batch_size=32,
+            verbose=0,
+        )
+    else:
+        started = time.time()
+        tune_stage(config, folder)
+        tuner = make_tuner(config, architecture, data, folder / "search")
+        x_validation = data.x["validation"]
+    wall = time.time() - started
+    result = {"wall_s": round(wall, 1), "trials": trial_scores(tuner, x_validation, data, started)}
+    if args.side == "rnnsweep":
+        table = json.loads((folder / "trials.json").read_text())
+        result["stopped_early"] = sum(row.get("stopped_at_epoch") is not None for row in table)
+    return result
+
+
+def summarise(reference: dict, ours: dict) -> dict:
+    """Best AUCs, wall times, and the first moment rnnsweep's best reached the reference's."""
+    reference_best = max(t["val_auc"] for t in reference["trials"])
+    best, reached_at = 0.0, None
+    for trial in ours["trials"]:
+        best = max(best, trial["val_auc"])
+        if reached_at is None and best >= reference_best:
+            reached_at = trial["end_s"]
+    same = [t["hyperparameters"] for t in sorted(reference["trials"], key=lambda t: t["trial_id"])] == [
+        t["hyperparameters"] for t in sorted(ours["trials"], key=lambda t: t["trial_id"])
+    ]
+    return {
+        "reference_wall_s": reference["wall_s"],
+        "reference_best_val_auc": reference_best,
+        "wall_s": ours["wall_s"],
+        "best_val_auc": max(t["val_auc"] for t in ours["trials"]),
+        "trials_stopped_early": ours["stopped_early"],
+        "reached_reference_best_at_s": reached_at,
+        "time_to_reference_best_ratio": round(reached_at / reference["wall_s"], 3) if reached_at else None,
+        "wall_ratio": round(ours["wall_s"] / reference["wall_s"], 3),
+        "same_configurations": same,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", default="lstm")
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--max-rows", type=int, help="a seeded sample of N rows (default: all)")
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--preset", default="womens-clothing")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--side", choices=["reference", "rnnsweep"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.side:
+        print(json.dumps(run_side(args, Path(args.folder))))
+        return
+
+    # Each side in a fresh process: TensorFlow fixes its thread pools when it is imported.
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+    sides = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for side in ("reference", "rnnsweep"):
+            command = [sys.executable, __file__, *sys.argv[1:], "--side", side, "--folder", f"{folder}/{side}"]
+            output = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
+            sides[side] = json.loads(output.strip().splitlines()[-1])
+    emit(
+        {
+            "benchmark": "search",
+            "arch": args.arch,
+            "trials": args.trials,
+            "epochs": args.epochs,
+            "rows": args.max_rows or "all",
+            **summarise(sides["reference"], sides["rnnsweep"]),
+            "reference_trials": sides["reference"]["trials"],
+            "rnnsweep_trials": sides["rnnsweep"]["trials"],
+            "machine": machine(),
+        },
+        args.json,
+    )
+
+
+if __name__ == "__main__":
+    main()
