@@ -29,6 +29,23 @@ def data_settings(args, *, cleaning: str = "study") -> dict:
     return {**values, **(STUDY_DATA if cleaning == "study" else {})}
 
 
+def side_environment(side: str) -> dict:
+    """The environment of a benchmark side's process.
+
+    TensorFlow sizes its thread pools when its runtime starts, and importing `tuning` sets
+    rnnsweep's settings unless the variables are already set. The reference side gets
+    TensorFlow's own defaults ("0": as many threads as cores) so that importing rnnsweep's
+    helpers does not change them; the rnnsweep side gets whatever `tuning` chooses.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+    if side == "reference":
+        env |= {"TF_NUM_INTRAOP_THREADS": "0", "TF_NUM_INTEROP_THREADS": "0"}
+        env.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+    else:
+        env.pop("OMP_NUM_THREADS", None)
+    return env
+
+
 def machine() -> dict:
     """What the figures were measured on."""
     import keras

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import time
 import warnings
 from pathlib import Path
 
-from _common import DEFAULT_DATA, data_settings, emit, machine
+from _common import DEFAULT_DATA, data_settings, emit, machine, side_environment
 from reference import build_reference_model, pre_pad
 
 
@@ -155,13 +154,14 @@ def main() -> None:
         print(json.dumps(run_side(args, Path(args.folder))))
         return
 
-    # Each side in a fresh process: TensorFlow fixes its thread pools when it is imported.
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+    # Each side in a fresh process with its own thread settings (see side_environment).
     sides = {}
     with tempfile.TemporaryDirectory() as folder:
         for side in ("reference", "rnnsweep"):
             command = [sys.executable, __file__, *sys.argv[1:], "--side", side, "--folder", f"{folder}/{side}"]
-            output = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
+            output = subprocess.run(
+                command, env=side_environment(side), check=True, stdout=subprocess.PIPE, text=True
+            ).stdout
             sides[side] = json.loads(output.strip().splitlines()[-1])
     emit(
         {

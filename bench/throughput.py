@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import DEFAULT_DATA, data_settings, emit, machine
+from _common import DEFAULT_DATA, data_settings, emit, machine, side_environment
 from reference import build_reference_model, pre_pad
 
 # The study's 2-layer LSTM was (64, 128); the GRU (256). Equal values on both sides.
@@ -108,14 +107,14 @@ def main() -> None:
         print(json.dumps(run_side(args)))
         return
 
-    # Each side trains in a fresh process with its own defaults: TensorFlow fixes its thread
-    # pools when it is imported, and rnnsweep's differ from the plain setup's.
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+    # Each side trains in a fresh process with its own thread settings (see side_environment).
     runs = {"reference": [], "rnnsweep": []}
     for repeat in range(args.repeats):
         for side in runs:
             command = [sys.executable, __file__, *sys.argv[1:], "--side", side, "--seed", str(repeat)]
-            output = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
+            output = subprocess.run(
+                command, env=side_environment(side), check=True, stdout=subprocess.PIPE, text=True
+            ).stdout
             runs[side].append(json.loads(output.strip().splitlines()[-1]))
 
     def median(side, key):

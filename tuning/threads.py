@@ -38,9 +38,10 @@ def recurrent_thread_settings(cores: int) -> dict[str, str]:
 def use_recurrent_thread_settings() -> None:
     """Apply `recurrent_thread_settings` to this process, keeping any value the user set.
 
-    TensorFlow reads these variables when it is imported, so call this before importing
-    keras or tensorflow; later it changes nothing (no other backend reads them). Importing
-    the `tuning` package calls it, so the `rnnsweep` command always trains this way.
+    TensorFlow reads these variables when its runtime starts, at its first operation, so
+    call this before TensorFlow runs anything (before importing keras or tensorflow is
+    safest); later it changes nothing (no other backend reads them). Importing the `tuning`
+    package calls it, so the `rnnsweep` command always trains this way.
     """
     for key, value in recurrent_thread_settings(available_cores()).items():
         os.environ.setdefault(key, value)
