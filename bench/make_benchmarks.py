@@ -129,11 +129,11 @@ def main() -> None:
         # Three runs per side: TensorFlow's default thread pools make single runs vary a lot here.
         "throughput_lstm": ("throughput.py", "--arch", "lstm", "--repeats", "3", "--data", args.data),
         "throughput_gru1": ("throughput.py", "--arch", "gru1", "--repeats", "3", "--data", args.data),
+        "search": ("search.py", "--arch", "lstm", "--trials", "12", "--epochs", "3", "--data", args.data),
         "throughput_lstm_rnnsweep_cleaning": (
             "throughput.py",
             *("--arch", "lstm", "--cleaning", "rnnsweep", "--repeats", "3", "--data", args.data),
         ),
-        "search": ("search.py", "--arch", "lstm", "--trials", "12", "--epochs", "3", "--data", args.data),
         "memory": ("memory.py",),
         "predict": ("predict.py", "--data", args.data),
         "workers": ("workers.py", "--max-rows", "8000", "--trials", "6", "--data", args.data),
