@@ -43,10 +43,10 @@ def main() -> None:
     logger.addHandler(RssAtTrial())
     with tempfile.TemporaryDirectory() as folder:
         if args.data:
-            data_settings = {"preset": args.preset, "path": args.data, "max_rows": args.max_rows}
+            data_values = {"preset": args.preset, "path": args.data, "max_rows": args.max_rows}
         else:
             data = synthetic_reviews(Path(folder) / "reviews.csv")
-            data_settings = {
+            data_values = {
                 "path": str(data),
                 "text_column": "Review Text",
                 "label_column": "Rating",
@@ -55,7 +55,7 @@ def main() -> None:
         config = load_config(
             None,
             {
-                "data": data_settings,
+                "data": data_values,
                 "search": {
                     "architectures": [args.architecture],
                     "max_trials": args.trials,

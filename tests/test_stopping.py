@@ -92,15 +92,7 @@ def test_median_stopping_ends_a_real_fit(tmp_path):
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
     x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
     y = np.eye(2, dtype="float32")[(x[:, 0] > 0).astype(int)]
-    callback = MedianStopping(
-        trial_dir=tmp_path / "trial_09",
-        project_dir=tmp_path,
-        trial_id="09",
-        objective="val_auc",
-        direction="max",
-        epochs=5,
-        min_trials=3,
-    )
+    callback = stopping_for(tmp_path, epochs=5)  # fit gives it the real model
     history = model.fit(x, y, validation_data=(x, y), epochs=5, verbose=0, callbacks=[callback])
     assert len(history.history["val_auc"]) == 1
     assert read_curve(tmp_path / "trial_09")["stopped_at_epoch"] == 0
