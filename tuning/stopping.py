@@ -82,13 +82,15 @@ class MedianStopping(keras.callbacks.Callback):
         write_atomically(self.trial_dir / CURVE_FILE, json.dumps(record))
 
     def _trails_median(self, epoch: int) -> bool:
+        if not self.min_trials:
+            return False
         # A finished trial that stopped before this epoch counts with its last best value,
         # which keeps the median, and so the rule, on the cautious side.
         others = [
             _running_best(curve, epoch, self.direction)
             for curve in finished_curves(self.project_dir, exclude=self.trial_id)
         ]
-        if not self.min_trials or len(others) < self.min_trials:
+        if len(others) < self.min_trials:
             return False
         median = statistics.median(others)
         mine = _running_best(self.values, epoch, self.direction)
