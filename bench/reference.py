@@ -15,6 +15,12 @@ def pre_pad(x: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+def pre_padded(data) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation token ids pre-padded to the longest training text, as the study did."""
+    longest = int((data.x["train"] != 0).sum(axis=1).max())
+    return pre_pad(data.x["train"], longest), pre_pad(data.x["validation"], longest)
+
+
 def build_reference_model(hp, *, architecture, space, vocab_size: int, num_classes: int):
     """The study's model: no mask, fixed-width pre-padded input, TensorFlow's default kernels.
 

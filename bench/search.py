@@ -26,7 +26,7 @@ import warnings
 from pathlib import Path
 
 from _common import DEFAULT_DATA, data_settings, emit, machine, side_environment
-from reference import build_reference_model, pre_pad
+from reference import build_reference_model, pre_padded
 
 
 def trial_scores(tuner, x_validation, data, started: float) -> list[dict]:
@@ -75,7 +75,6 @@ def run_side(args, folder: Path) -> dict:
     data = data_stage(config, folder)
     architecture = ARCHITECTURES[args.arch]
     if args.side == "reference":
-        longest = int((data.x["train"] != 0).sum(axis=1).max())
         builder = functools.partial(
             build_reference_model,
             architecture=architecture,
@@ -91,10 +90,10 @@ def run_side(args, folder: Path) -> dict:
             directory=str(folder / "search"),
             project_name=args.arch,
         )
-        x_validation = pre_pad(data.x["validation"], longest)
+        x_train, x_validation = pre_padded(data)
         started = time.time()
         tuner.search(
-            pre_pad(data.x["train"], longest),
+            x_train,
             encode_targets(data.y["train"], data.num_classes),
             validation_data=(x_validation, encode_targets(data.y["validation"], data.num_classes)),
             epochs=args.epochs,

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from _common import DEFAULT_DATA, data_settings, emit, machine, side_environment
-from reference import build_reference_model, pre_pad
+from reference import build_reference_model, pre_padded
 
 # The study's 2-layer LSTM was (64, 128); the GRU (256). Equal values on both sides.
 UNITS = {
@@ -69,8 +69,7 @@ def run_side(args) -> dict:
     space = default_search_space(args.arch)
     keras.utils.set_random_seed(args.seed)
     if args.side == "reference":
-        longest = int((data.x["train"] != 0).sum(axis=1).max())
-        x_train, x_validation = pre_pad(data.x["train"], longest), pre_pad(data.x["validation"], longest)
+        x_train, x_validation = pre_padded(data)
         model = build_reference_model(
             hp, architecture=architecture, space=space, vocab_size=len(data.vocabulary), num_classes=data.num_classes
         )
