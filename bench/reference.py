@@ -28,6 +28,7 @@ def build_reference_model(hp, *, architecture, space, vocab_size: int, num_class
     `models.build_model`, so a keras-tuner RandomSearch with the same seed tries the same
     configurations on both sides. Head, loss and AUC come from `models.head` (the study's
     `from_logits=True` on a softmax is not reproduced: it would mis-rank the trials).
+    Keras's stock recurrent layers, not `models.recurrent`'s.
     """
     import keras
 

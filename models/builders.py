@@ -6,17 +6,17 @@ import keras
 
 from models.architectures import Architecture
 from models.head import compile_for_classes, output_layer
+from models.recurrent import CELL_LAYERS
 from models.search_space import SearchSpace
 from models.spec import ModelSpec
-
-CELL_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}
 
 
 def recurrent_layer(cell: str, units: int, *, return_sequences: bool, name: str) -> keras.layers.Layer:
     """A recurrent layer that stays eligible for cuDNN's fused kernels.
 
     tanh/sigmoid activations, no recurrent dropout, no unrolling and (GRU)
-    `reset_after=True` are the conditions Keras checks before using cuDNN.
+    `reset_after=True` are the conditions Keras checks before using cuDNN. The layers
+    are Keras's, skipping the mask on batches without padding (`models.recurrent`).
     """
     options = {"units": units, "return_sequences": return_sequences, "name": name}
     if cell != "simple_rnn":

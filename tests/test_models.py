@@ -74,6 +74,35 @@ def test_recurrent_layers_stay_cudnn_eligible(name):
             assert cell.reset_after
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_recurrent_layers_equal_keras_with_and_without_padding(cell, bidirectional):
+    from models import recurrent
+
+    def model(layer_class, mask_zero=True):
+        layer = layer_class(6, return_sequences=False)
+        layers = [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(20, 4, mask_zero=mask_zero),
+            keras.layers.Bidirectional(layer) if bidirectional else layer,
+        ]
+        return keras.Sequential(layers)
+
+    ours = model(recurrent.CELL_LAYERS[cell])
+    keras_class = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}[cell]
+    stock, stock_without_mask = model(keras_class), model(keras_class, mask_zero=False)
+    stock.set_weights(ours.get_weights())
+    stock_without_mask.set_weights(ours.get_weights())
+    unpadded = np.random.default_rng(0).integers(1, 20, size=(4, 7)).astype("int32")
+    padded = unpadded.copy()
+    padded[1:, 4:] = 0  # three texts end early: the mask is needed
+    for x in (unpadded, padded):
+        np.testing.assert_allclose(ours.predict(x, verbose=0), stock.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ours(x), stock(x), rtol=1e-5, atol=1e-6)
+    # Without the mask the padded texts would read their padding: the masked branch ran.
+    assert not np.allclose(stock_without_mask(padded), ours(padded), atol=1e-4)
+
+
 def _space_of(name):
     hp = keras_tuner.HyperParameters()
     architecture = ARCHITECTURES[name]

@@ -106,8 +106,24 @@ def test_changed_settings_are_refused(tmp_path, tiny_csv):
     assert not (run_dir / "data").exists()
 
 
+def diverge_at_huge_rates(patch):
+    """Models compiled with a learning rate above 1 get NaN output weights: a diverged model
+    whose loss is NaN from the first batch (a huge rate alone does not reliably give NaN)."""
+    import models.builders as builders
+
+    original = builders.compile_for_classes
+
+    def diverged(model, *, num_classes, learning_rate):
+        if learning_rate > 1:
+            output = model.get_layer("output")
+            output.set_weights([np.full_like(w, np.nan) for w in output.get_weights()])
+        return original(model, num_classes=num_classes, learning_rate=learning_rate)
+
+    patch.setattr(builders, "compile_for_classes", diverged)
+
+
 def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path, tiny_csv):
-    # learning rate 1e30 drives the loss to NaN/inf; units 3 raises in the builder below.
+    # Units 3 raises in the builder below; learning rate 1e30 diverges.
     config, run_dir = prepared_run(
         tmp_path,
         tiny_csv,
@@ -128,6 +144,7 @@ def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path, tiny_csv):
 
     with _pytest.MonkeyPatch.context() as patch:
         patch.setattr(builders, "recurrent_layer", fragile)
+        diverge_at_huge_rates(patch)
         table = run_search(run_dir, config)
     assert len(table) == 4  # the space has 4 combinations; RandomSearch stops when they are used up
     failed = table[table["status"] == "FAILED"]
@@ -141,7 +158,8 @@ def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path, tiny_csv):
     assert (best_trials(table, objective="val_auc")["status"] == "COMPLETED").all()
 
 
-def test_consecutive_failures_stop_the_sweep(tmp_path, tiny_csv):
+def test_consecutive_failures_stop_the_sweep(tmp_path, tiny_csv, monkeypatch):
+    diverge_at_huge_rates(monkeypatch)
     config, run_dir = prepared_run(
         tmp_path,
         tiny_csv,
@@ -239,6 +257,35 @@ def test_length_buckets_cover_every_row_once():
     assert batches[0][0].shape[1] != batches[1][0].shape[1]
     rounded = LengthBucketedBatches(x, np.arange(103), batch_size=16, seed=1, width_step=8)
     assert all(rounded[i][0].shape[1] % 8 == 0 or rounded[i][0].shape[1] == 40 for i in range(len(rounded)))
+
+
+def test_tf_dataset_serves_the_same_batches_and_reshuffles_each_pass():
+    from tuning.inputs import LengthBucketedBatches, bucketed_tf_dataset
+
+    rng = np.random.default_rng(0)
+    x = np.zeros((70, 30), dtype="int32")
+    for i, n in enumerate(rng.integers(1, 30, 70)):
+        x[i, :n] = i + 1
+    y, weights = np.arange(70, dtype="float32"), rng.random(70).astype("float32")
+
+    def batches():
+        return LengthBucketedBatches(x, y, batch_size=8, seed=3, sample_weight=weights)
+
+    expected = batches()
+    dataset = bucketed_tf_dataset(batches())
+    assert int(dataset.cardinality()) == len(expected)
+    for _ in range(2):  # a pass, then a reshuffled pass, like the PyDataset's epochs
+        served = [tuple(np.asarray(t) for t in batch) for batch in dataset]
+        assert len(served) == len(expected)
+        for index, (xb, yb, wb) in enumerate(served):
+            want = expected[index]
+            np.testing.assert_array_equal(xb, want[0])
+            np.testing.assert_array_equal(yb, want[1])
+            np.testing.assert_array_equal(wb, want[2])
+        expected.on_epoch_end()
+    fixed = LengthBucketedBatches(x, y, batch_size=8, shuffle=False)
+    passes = [[np.asarray(b[1]).tolist() for b in bucketed_tf_dataset(fixed)] for _ in range(2)]
+    assert passes[0] == passes[1]
 
 
 def test_recurrent_thread_settings(monkeypatch):

@@ -1,7 +1,8 @@
 """Raw-text models: cleaning and vectorisation travel inside the saved `.keras` file.
 
 Import this module before `keras.models.load_model` on an exported model: it registers
-the two layers below (safe mode stays on; no Python code is stored in the file).
+the two layers below and rnnsweep's recurrent layers (`models.recurrent`; safe mode stays
+on; no Python code is stored in the file).
 String inputs need the TensorFlow backend.
 """
 
@@ -13,6 +14,7 @@ import keras
 
 from data_prep.clean import CleaningOptions
 from data_prep.errors import InputError
+from models import recurrent  # noqa: F401 - registers the recurrent layers saved models hold
 
 PACKAGE = "rnnsweep"
 

@@ -33,7 +33,7 @@ from models.search_space import default_search_space
 from models.spec import ModelSpec
 from tuning.config import Config, check_same_settings, save_config
 from tuning.distributed import Role, keras_tuner_environment
-from tuning.inputs import LengthBucketedBatches
+from tuning.inputs import LengthBucketedBatches, bucketed_tf_dataset
 from tuning.stopping import MedianStopping
 from tuning.trials import collect_trials, record_duration, write_trials
 
@@ -80,10 +80,15 @@ def model_spec(data: PreparedData, *, bucket_by_length: bool, trainable: bool = 
 
 
 def fit_inputs(data: PreparedData, split: str, *, batch_size: int, bucket: bool, shuffle: bool, seed: int):
-    """Keyword arguments for `fit`/`evaluate` holding one split's inputs."""
+    """Keyword arguments for `fit`/`evaluate` holding one split's inputs.
+
+    Bucketed batches come as a `tf.data` pipeline on TensorFlow and as a `PyDataset` on
+    other backends (`tuning.inputs`).
+    """
     targets = encode_targets(data.y[split], data.num_classes)
     if bucket:
-        return {"x": LengthBucketedBatches(data.x[split], targets, batch_size=batch_size, shuffle=shuffle, seed=seed)}
+        batches = LengthBucketedBatches(data.x[split], targets, batch_size=batch_size, shuffle=shuffle, seed=seed)
+        return {"x": bucketed_tf_dataset(batches) if keras.backend.backend() == "tensorflow" else batches}
     return {"x": data.x[split], "y": targets, "batch_size": batch_size}
 
 
