@@ -51,14 +51,23 @@ def machine() -> dict:
     import keras
     import tensorflow as tf
 
+    model = next(
+        (line.split(":", 1)[1].strip() for line in _cpuinfo().splitlines() if line.startswith("model name")),
+        platform.processor() or platform.machine(),
+    )
     return {
         "cpus": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": model,
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
     }
+
+
+def _cpuinfo() -> str:
+    path = Path("/proc/cpuinfo")  # Linux; elsewhere the platform's processor name
+    return path.read_text() if path.is_file() else ""
 
 
 def rss_mib() -> float:

@@ -86,8 +86,8 @@ def bucketed_tf_dataset(batches: LengthBucketedBatches):
 
     Python hands over only each batch's row numbers and width; gathering and trimming run
     in TensorFlow and the next batch is prepared while the model trains on this one.
-    Keras's `PyDataset` adapter converts each batch in Python instead: this was about 13%
-    faster on 2 CPU cores (BENCHMARKS.md). Each pass after the first reshuffles, as
+    Keras's `PyDataset` adapter converts each batch in Python instead; this was about 13%
+    faster per batch on 2 CPU cores. Each pass after the first reshuffles, as
     `on_epoch_end` does for the `PyDataset`.
 
     Args:
@@ -120,4 +120,9 @@ def bucketed_tf_dataset(batches: LengthBucketedBatches):
         plan, output_signature=(tf.TensorSpec((None,), tf.int64), tf.TensorSpec((), tf.int64))
     )
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
-    return dataset.map(gather).prefetch(2)
+    # With autotuning on, deleting an epoch's iterator waited for tf.data's tuning thread
+    # to wake up: 2-4 s at the start of most epochs here (a 7 s LSTM epoch). Nothing in this
+    # pipeline needs tuning.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.map(gather).prefetch(2).with_options(options)
