@@ -88,8 +88,9 @@ def fit_inputs(data: PreparedData, split: str, *, batch_size: int, bucket: bool,
     targets = encode_targets(data.y[split], data.num_classes)
     if bucket:
         batches = LengthBucketedBatches(data.x[split], targets, batch_size=batch_size, shuffle=shuffle, seed=seed)
-        return {"x": bucketed_tf_dataset(batches) if keras.backend.backend() == "tensorflow" else batches}
-    return {"x": data.x[split], "y": targets, "batch_size": batch_size}
+        inputs = bucketed_tf_dataset(batches) if keras.backend.backend() == "tensorflow" else batches
+        return {"x": inputs, "shuffle": False}  # the batches shuffle themselves; Keras would warn
+    return {"x": data.x[split], "y": targets, "batch_size": batch_size, "shuffle": shuffle}
 
 
 class SweepTuner:
