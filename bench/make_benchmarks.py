@@ -85,11 +85,18 @@ def _search_order_note(r: dict) -> list[str]:
     best = r["reference_best_val_auc"]
     reference_at = next(i for i, t in enumerate(r["reference_trials"]) if t["val_auc"] >= best)
     ours_at = next((i for i, t in enumerate(r["rnnsweep_trials"]) if t["val_auc"] >= best), None)
-    where = "never" if ours_at is None else f"at its trial {ours_at + 1} ({r['rnnsweep_trials'][ours_at]['end_s']} s)"
+    where = (
+        "never matched it"
+        if ours_at is None
+        else (f"matched it at its trial {ours_at + 1} ({r['rnnsweep_trials'][ours_at]['end_s']} s)")
+    )
+    same = r["rnnsweep_trials"][reference_at] if r["same_configurations"] else None
     return [
         f"Trial order: the reference found its best at trial {reference_at + 1} of {len(r['reference_trials'])} "
-        f"({r['reference_trials'][reference_at]['end_s']} s); rnnsweep matched it {where}. The time-to-best ratio "
-        "depends on where in the order the best configuration falls; the whole-sweep ratio does not.",
+        f"({r['reference_trials'][reference_at]['end_s']} s); rnnsweep {where}"
+        + (f" (the same configuration reached {same['val_auc']} in rnnsweep's sweep)" if same else "")
+        + ". The time-to-best ratio depends on where in the order the best configuration falls, and on one "
+        "configuration's run-to-run spread in validation AUC; the whole-sweep ratio does not.",
         "",
     ]
 

@@ -12,7 +12,8 @@ class SkipMaskWithoutPadding:
     """Run the recurrent loop without its mask when every position of the batch is a token.
 
     Without a fused kernel (on CPU), a masked loop adds a select per state at every step
-    and its gradient: about a quarter of a small LSTM's training time on 2 cores. Batches
+    and to its gradient; skipping them made the benchmark LSTM's training steps about 14%
+    faster on 2 CPU cores. Batches
     of texts of one length (most length-bucketed batches) have a mask of all ones, for
     which the unmasked loop gives the same result. `ops.cond` picks the loop per batch, so
     batches with padding, and fixed-width inputs, are masked as before. The fused cuDNN

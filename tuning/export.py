@@ -14,9 +14,7 @@ import keras
 
 from data_prep.clean import CleaningOptions
 from data_prep.errors import InputError
-from models import recurrent  # noqa: F401 - registers the recurrent layers saved models hold
-
-PACKAGE = "rnnsweep"
+from models.recurrent import PACKAGE  # importing it registers the recurrent layers saved models hold
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

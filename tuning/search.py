@@ -80,7 +80,7 @@ def model_spec(data: PreparedData, *, bucket_by_length: bool, trainable: bool = 
 
 
 def fit_inputs(data: PreparedData, split: str, *, batch_size: int, bucket: bool, shuffle: bool, seed: int):
-    """Keyword arguments for `fit`/`evaluate` holding one split's inputs.
+    """Keyword arguments for `fit` holding one split's inputs (validation: pass on `x`, or `x`, `y`).
 
     Bucketed batches come as a `tf.data` pipeline on TensorFlow and as a `PyDataset` on
     other backends (`tuning.inputs`).
