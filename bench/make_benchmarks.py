@@ -50,8 +50,8 @@ def previous_clothing_section() -> list[str]:
     if CLOTHING_HEADING not in text:
         return []
     body = text.split(CLOTHING_HEADING, 1)[1].split("\n## ", 1)[0]
-    body = [line for line in body.strip().splitlines() if line != CARRIED_OVER]
-    return [CLOTHING_HEADING, "", CARRIED_OVER, "", *body, ""]
+    body = "\n".join(line for line in body.splitlines() if line != CARRIED_OVER).strip()
+    return [CLOTHING_HEADING, "", CARRIED_OVER, "", *body.splitlines(), ""]
 
 
 def clothing_section(run_dir: Path) -> list[str]:
@@ -85,11 +85,9 @@ def _search_order_note(r: dict) -> list[str]:
     best = r["reference_best_val_auc"]
     reference_at = next(i for i, t in enumerate(r["reference_trials"]) if t["val_auc"] >= best)
     ours_at = next((i for i, t in enumerate(r["rnnsweep_trials"]) if t["val_auc"] >= best), None)
-    where = (
-        "never matched it"
-        if ours_at is None
-        else (f"matched it at its trial {ours_at + 1} ({r['rnnsweep_trials'][ours_at]['end_s']} s)")
-    )
+    where = "never matched it"
+    if ours_at is not None:
+        where = f"matched it at its trial {ours_at + 1} ({r['rnnsweep_trials'][ours_at]['end_s']} s)"
     same = r["rnnsweep_trials"][reference_at] if r["same_configurations"] else None
     return [
         f"Trial order: the reference found its best at trial {reference_at + 1} of {len(r['reference_trials'])} "

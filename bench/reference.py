@@ -33,11 +33,12 @@ def build_reference_model(hp, *, architecture, space, vocab_size: int, num_class
     import keras
 
     from models.head import compile_for_classes, output_layer
+    from models.recurrent import KERAS_CELL_LAYERS
 
     def dropout(name):
         return hp.Choice(name, list(space.dropout), default=space.default("dropout"))
 
-    cell = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}[architecture.cell]
+    cell = KERAS_CELL_LAYERS[architecture.cell]
     layers = [
         keras.Input(shape=(None,), dtype="int32"),
         keras.layers.Embedding(vocab_size, space.embedding_dim),

@@ -50,3 +50,5 @@ class SimpleRNN(SkipMaskWithoutPadding, keras.layers.SimpleRNN):
 
 
 CELL_LAYERS = {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN}
+# Keras's own, for comparisons (the benchmark's reference model, tests).
+KERAS_CELL_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}

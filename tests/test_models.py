@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 from data_prep.errors import InputError
 from models import ARCHITECTURES, ModelSpec, build_model, default_search_space, encode_targets, predict_proba
 from models.architectures import resolve_architectures
+from models.recurrent import KERAS_CELL_LAYERS
 
 SPEC = ModelSpec(vocab_size=50, sequence_length=12, num_classes=5)
 PINNED = {"units": 8, "dropout": 0.1, "learning_rate": 1e-2}
@@ -44,9 +45,7 @@ def test_builder_with_pinned_hyperparameters(name):
     assert model.output_shape == (None, 5)
     layers = recurrent_layers(model)
     assert len(layers) == architecture.depth
-    expected = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}[
-        architecture.cell
-    ]
+    expected = KERAS_CELL_LAYERS[architecture.cell]
     for wrapper, inner in layers:
         assert isinstance(inner, expected) and inner.units == 8
         assert isinstance(wrapper, keras.layers.Bidirectional) == architecture.bidirectional
@@ -89,7 +88,7 @@ def test_recurrent_layers_equal_keras_with_and_without_padding(cell, bidirection
         return keras.Sequential(layers)
 
     ours = model(recurrent.CELL_LAYERS[cell])
-    keras_class = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}[cell]
+    keras_class = KERAS_CELL_LAYERS[cell]
     stock, stock_without_mask = model(keras_class), model(keras_class, mask_zero=False)
     stock.set_weights(ours.get_weights())
     stock_without_mask.set_weights(ours.get_weights())
