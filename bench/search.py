@@ -5,12 +5,14 @@ Both sides run keras-tuner's RandomSearch with the same seed over the same searc
 same tokens (the study's cleaning, bench/_common.py): the reference (bench/reference.py)
 pre-pads to the longest review and feeds numpy arrays, batch 32, TensorFlow's default
 threads, every trial trained for all its epochs; rnnsweep runs `tuning.pipeline.tune_stage`
-with its defaults. The hyperparameters are declared alike, so both sides try the same
-configurations in the same order (checked). After each sweep every trial's best-epoch
-model is scored with scikit-learn's macro AUC on the validation split. Reports each
-sweep's wall time and best AUC, and when rnnsweep first matched the reference's best.
+with its defaults (parallel workers, median stopping, bucketed batches). The
+hyperparameters are declared alike, so both sides try the same configurations in the
+same order (checked); `--seed` picks them. After each sweep every
+trial's best-epoch model is scored with scikit-learn's macro AUC on the validation split.
+Reports each sweep's wall time and best AUC, and when rnnsweep first matched the
+reference's best.
 
-    python bench/search.py [--arch lstm] [--trials 12] [--epochs 3] [--max-rows N]
+    python bench/search.py [--arch lstm] [--trials 12] [--epochs 3] [--seed 42] [--max-rows N]
                            [--data PATH] [--preset NAME] [--json]
 """
 
@@ -64,12 +66,13 @@ def run_side(args, folder: Path) -> dict:
 
     from models import ARCHITECTURES, default_search_space, encode_targets
     from tuning.config import load_config
+    from tuning.distributed import resolve_workers
     from tuning.pipeline import data_stage, tune_stage
     from tuning.search import make_tuner
 
     overrides = {
         "data": data_settings(args),
-        "search": {"architectures": [args.arch], "max_trials": args.trials, "epochs": args.epochs},
+        "search": {"architectures": [args.arch], "max_trials": args.trials, "epochs": args.epochs, "seed": args.seed},
     }
     config = load_config(None, overrides)
     data = data_stage(config, folder)
@@ -110,6 +113,7 @@ def run_side(args, folder: Path) -> dict:
     if args.side == "rnnsweep":
         table = json.loads((folder / "trials.json").read_text())
         result["stopped_early"] = sum(row.get("stopped_at_epoch") is not None for row in table)
+        result["workers"] = resolve_workers("auto", config.search)
     return result
 
 
@@ -130,6 +134,7 @@ def summarise(reference: dict, ours: dict) -> dict:
         "wall_s": ours["wall_s"],
         "best_val_auc": max(t["val_auc"] for t in ours["trials"]),
         "trials_stopped_early": ours["stopped_early"],
+        "workers": ours["workers"],
         "reached_reference_best_at_s": reached_at,
         "time_to_reference_best_ratio": round(reached_at / reference["wall_s"], 3) if reached_at else None,
         "wall_ratio": round(ours["wall_s"] / reference["wall_s"], 3),
@@ -142,6 +147,7 @@ def main() -> None:
     parser.add_argument("--arch", default="lstm")
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=42, help="the sweep's seed on both sides: which configurations")
     parser.add_argument("--max-rows", type=int, help="a seeded sample of N rows (default: all)")
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--preset", default="womens-clothing")
@@ -168,6 +174,7 @@ def main() -> None:
             "arch": args.arch,
             "trials": args.trials,
             "epochs": args.epochs,
+            "seed": args.seed,
             "rows": args.max_rows or "all",
             **summarise(sides["reference"], sides["rnnsweep"]),
             "reference_trials": sides["reference"]["trials"],

@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        single = sweep(Path(folder) / "single", args, [])
+        single = sweep(Path(folder) / "single", args, ["--workers", "1"])
         parallel = sweep(Path(folder) / "parallel", args, ["--workers", "2"])
     emit(
         {

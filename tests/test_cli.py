@@ -113,6 +113,8 @@ def test_sigkill_mid_trial_then_resume(tmp_path):
         str(data),
         "--output",
         str(run_dir),
+        "--workers",
+        "1",  # keras-tuner's own resume in one process; tests/test_distributed.py kills a launcher of workers
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     target = run_dir / "search" / "gru1" / "trial_2" / "trial.json"

@@ -14,7 +14,9 @@ import pytest
 from conftest import make_reviews, write_csv
 
 from data_prep.errors import InputError
-from tuning.distributed import free_ports, parse_role
+from tuning import distributed
+from tuning.config import SearchConfig
+from tuning.distributed import free_ports, parse_role, resolve_workers
 
 ENV = {
     **os.environ,
@@ -137,6 +139,74 @@ def test_local_workers_survive_a_killed_worker(tmp_path):
     assert_complete_sweep(run_dir)
     time.sleep(0.5)
     assert not [p for p in children if Path(f"/proc/{p}").exists() and str(run_dir) in cmdline(p)], "a child was left"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel kills orphaned workers on Linux only")
+def test_killed_launcher_takes_its_workers_along_and_the_sweep_resumes(tmp_path):
+    base, run_dir = setup_run(tmp_path)
+    log = open(tmp_path / "launcher.log", "w")
+    launcher = subprocess.Popen([*base, "--workers", "2"], stdout=log, stderr=subprocess.STDOUT, env=ENV)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and launcher.poll() is None:
+            if (run_dir / "search" / "gru1" / "trial_1" / "trial.json").exists():
+                break
+            time.sleep(0.2)
+        children = descendants(launcher.pid)
+        assert len(children) == 3, "expected a chief and two workers"  # checked before the kill
+        time.sleep(1.0)
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait()
+    finally:
+        log.close()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(str(run_dir) in cmdline(p) for p in children):
+        time.sleep(0.2)
+    assert not [p for p in children if str(run_dir) in cmdline(p)], "a worker outlived its launcher"
+    trials = [Path(f).read_text() for f in (run_dir / "search").glob("*/trial_*/trial.json")]
+    assert any('"RUNNING"' in t for t in trials), "the kill came after the sweep"
+
+    # Resumed from a folder whose data_prep.py would shadow rnnsweep's package on sys.path
+    # if the workers put the working directory first (a user's models.py would do the same).
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    (decoy / "data_prep.py").write_text("raise ImportError('the working directory shadowed data_prep')\n")
+    again = subprocess.run(
+        [sys.executable, "-P", *base[1:], "--workers", "2"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=decoy,
+        timeout=400,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert_complete_sweep(run_dir)
+
+
+def test_auto_workers(monkeypatch):
+    monkeypatch.setattr(distributed, "available_cores", lambda: 8)
+    monkeypatch.setattr(distributed, "_visible_gpus", lambda: 0)
+    search = SearchConfig(architectures=["lstm", "gru1"], max_trials=5)
+    assert resolve_workers("auto", search) == distributed.AUTO_MAX_CPU_WORKERS == 4
+    assert resolve_workers(3, search) == 3  # a number is taken as given
+    assert resolve_workers("auto", SearchConfig(architectures=["lstm"], max_trials=2)) == 2  # never more than trials
+    assert resolve_workers("auto", SearchConfig(architectures=["lstm"], max_trials=1, tuner="hyperband")) == 4
+    for one_process in ({"multi_gpu": True}, {"isolate_trials": True}):
+        assert resolve_workers("auto", SearchConfig(**one_process)) == 1
+    assert resolve_workers("auto", search, tuner_options={"distribution_strategy": object()}) == 1
+    monkeypatch.setattr(distributed, "available_cores", lambda: 1)
+    assert resolve_workers("auto", search) == 1
+    monkeypatch.setattr(distributed, "_visible_gpus", lambda: 1)
+    monkeypatch.setattr(distributed, "available_cores", lambda: 8)
+    assert resolve_workers("auto", search) == 1  # one GPU: one process trains on it
+    monkeypatch.setattr(distributed, "_visible_gpus", lambda: 3)
+    assert resolve_workers("auto", search) == 3  # one worker per GPU
+
+
+@pytest.mark.parametrize("workers", [0, -2, 1.5, "two", True, None])
+def test_bad_workers(workers):
+    with pytest.raises(InputError, match=r"positive integer or 'auto'. Received: workers="):
+        resolve_workers(workers, SearchConfig())
 
 
 @pytest.mark.parametrize(

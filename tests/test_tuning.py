@@ -191,7 +191,7 @@ def test_isolated_trials_run_one_process_each(tmp_path, tiny_csv, monkeypatch):
     table = run_search(run_dir, config)
     assert len(table) == 2 and (table["status"] == "COMPLETED").all()
     assert [c[-1] for c in calls] == ["1", "2"]
-    assert all(c[1:3] == ["-m", "tuning.worker"] for c in calls)
+    assert all(c[1:4] == ["-P", "-m", "tuning.worker"] for c in calls)
 
 
 def test_multi_gpu_needs_two_gpus(tmp_path, tiny_csv):

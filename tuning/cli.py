@@ -52,9 +52,10 @@ def _search_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--workers",
-        type=int,
-        metavar="N",
-        help="run a chief and N worker processes on this machine, each with its share of the cores",
+        type=_workers,
+        metavar="N|auto",
+        help="worker processes on this machine, each with its share of the cores; 1: this process alone; "
+        "auto: one per CPU core (at most 4) or per GPU (default: auto)",
     )
     group.add_argument(
         "--max-worker-restarts",
@@ -63,6 +64,14 @@ def _search_flags(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="with --workers: restarts allowed per dead worker",
     )
+
+
+def _workers(value: str) -> int | str:
+    if value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto'. Received: {value!r}")
+    return int(value)
 
 
 def _distributed_flags(parser: argparse.ArgumentParser) -> None:
@@ -210,12 +219,12 @@ def dispatch(args: argparse.Namespace) -> int:
                 run_dir,
                 overwrite=args.overwrite,
                 role=role,
-                workers=args.workers,
+                workers=args.workers or "auto",
                 max_worker_restarts=args.max_worker_restarts,
             )
             print(run_dir / "trials.csv")
         else:
-            print(pipeline.run_all(config, run_dir, overwrite=args.overwrite, workers=args.workers))
+            print(pipeline.run_all(config, run_dir, overwrite=args.overwrite, workers=args.workers or "auto"))
     elif args.command == "retrain":
         pipeline.retrain_stage(Path(args.run_dir), {"retrain": overrides["retrain"]} if overrides["retrain"] else None)
         print(Path(args.run_dir) / "models")

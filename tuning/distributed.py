@@ -24,6 +24,12 @@ from tuning.threads import available_cores, recurrent_thread_settings
 logger = logging.getLogger("rnnsweep")
 
 ENV_KEYS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+LAUNCHER_PID = "RNNSWEEP_LAUNCHER_PID"
+
+# "auto" starts at most this many CPU workers: each is a whole Keras runtime with its own
+# copy of the data (about 0.8 GB on the clothing reviews), and parallel workers were
+# measured only on 2 cores (BENCHMARKS.md); more is one `--workers N` away.
+AUTO_MAX_CPU_WORKERS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,8 +117,63 @@ def free_ports(count: int, host: str = "127.0.0.1") -> int:
     raise InputError(f"found no {count} consecutive free ports on {host}; pass --oracle HOST:PORT")
 
 
+def resolve_workers(workers: int | str, search, *, tuner_options: dict | None = None) -> int:
+    """How many local worker processes a sweep runs; 1 means a single process.
+
+    "auto" runs one worker per GPU when there are several GPUs, one process when there is
+    one GPU, and otherwise one single-threaded worker per CPU core (at most
+    `AUTO_MAX_CPU_WORKERS`): two single-threaded trials side by side train about 1.6x
+    faster than one trial on two cores (BENCHMARKS.md). It never starts more workers than
+    the sweep has trials, and runs one process when the settings need one (`multi_gpu`,
+    `isolate_trials`, `tuner_options`).
+
+    Args:
+        workers: A number of workers (>= 1) or "auto".
+        search: The sweep's `SearchConfig`.
+        tuner_options: Extra tuner arguments; they cannot cross processes (default None).
+
+    Returns:
+        The number of workers.
+
+    Raises:
+        InputError: `workers` is neither a positive integer nor "auto".
+    """
+    if workers != "auto":
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise InputError(
+                f"workers must be a positive integer or 'auto'. Received: workers={workers!r}; "
+                "1 runs the sweep in this process"
+            )
+        return workers
+    if search.multi_gpu or search.isolate_trials or tuner_options:
+        return 1
+    wanted = _visible_gpus() or min(available_cores(), AUTO_MAX_CPU_WORKERS)
+    if search.tuner != "hyperband":  # Hyperband's trial count is not max_trials
+        wanted = min(wanted, search.max_trials * len(search.architectures))
+    return max(1, wanted)
+
+
+def exit_with_launcher() -> None:
+    """In a chief or worker started by `run_local_workers`: die when the launcher dies.
+
+    Ctrl-C reaches every process of the terminal's group, but a launcher killed with
+    SIGKILL cannot stop its children, which would go on writing the run directory while
+    a resumed sweep does too. On Linux the kernel then kills them (PR_SET_PDEATHSIG);
+    elsewhere this does nothing.
+    """
+    launcher = os.environ.pop(LAUNCHER_PID, None)
+    if launcher is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != int(launcher):  # the launcher died before the line above
+        os._exit(1)
+
+
 def _thread_env(threads: int, gpu: int | None) -> dict:
     env = dict(os.environ)
+    env[LAUNCHER_PID] = str(os.getpid())
     env.update(recurrent_thread_settings(threads))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if gpu is not None:
@@ -121,11 +182,25 @@ def _thread_env(threads: int, gpu: int | None) -> dict:
 
 
 def _visible_gpus() -> int:
+    """GPUs the Keras backend sees (0 without a driver or a GPU build)."""
+    import keras
+
+    backend = keras.backend.backend()
     try:
+        if backend == "jax":
+            # Asked in a child process: JAX claims most of a GPU's memory as soon as it
+            # looks at it, and this process may only launch the workers.
+            count = "import jax; print(sum(d.platform == 'gpu' for d in jax.devices()))"
+            result = subprocess.run([sys.executable, "-c", count], capture_output=True, text=True, timeout=120)
+            return int(result.stdout.split()[-1])
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.device_count()
         import tensorflow as tf
 
         return len(tf.config.list_physical_devices("GPU"))
-    except Exception:  # noqa: BLE001 - no TensorFlow or no driver: no GPU
+    except Exception:  # noqa: BLE001 - a backend without a GPU build or driver reports none
         return 0
 
 
@@ -168,6 +243,7 @@ def run_local_workers(
     port = free_ports(architectures, host)
     base = [
         sys.executable,
+        "-P",  # not the working directory first on sys.path: a models.py there would shadow ours
         "-m",
         "tuning",
         "tune",

@@ -9,7 +9,7 @@ from data_prep.prepare import PreparedData, load_prepared, prepare_data
 from models.architectures import resolve_architectures
 from tuning.baselines import run_baselines
 from tuning.config import Config, check_same_settings, load_run_config, open_run
-from tuning.distributed import Role, run_local_workers
+from tuning.distributed import Role, exit_with_launcher, resolve_workers, run_local_workers
 from tuning.retrain import retrain_best
 from tuning.search import run_search
 from tuning.trials import read_trials
@@ -43,7 +43,7 @@ def tune_stage(
     overwrite: bool = False,
     tuner_options: dict | None = None,
     role: Role | None = None,
-    workers: int | None = None,
+    workers: int | str = "auto",
     max_worker_restarts: int = 3,
 ):
     """Run or resume the sweep, preparing the data first if the run has none.
@@ -56,8 +56,10 @@ def tune_stage(
             `{"distribution_strategy": tf.distribute.MirroredStrategy()}` to train each
             trial on several GPUs (default None).
         role: Chief or worker of a distributed sweep (default None: alone).
-        workers: Start a chief and this many local worker processes (default None).
-        max_worker_restarts: With `workers`, restarts allowed per dead worker (default 3).
+        workers: Local worker processes: 1 sweeps in this process; N > 1 starts a chief
+            and N workers; "auto" (default) one worker per CPU core or GPU, see
+            `tuning.distributed.resolve_workers`. Ignored with `role`.
+        max_worker_restarts: With workers, restarts allowed per dead worker (default 3).
 
     Returns:
         The trials table.
@@ -65,15 +67,18 @@ def tune_stage(
     Raises:
         InputError: Bad settings or data; a worker without prepared data.
     """
+    if role is not None:
+        exit_with_launcher()
     if role is not None and role.role == "worker":
         # Workers never write shared state before the chief has: they only check it.
         check_same_settings(run_dir, config)
         load_prepared(run_dir)
         return run_search(run_dir, config, tuner_options=tuner_options, role=role)
+    workers = 1 if role is not None else resolve_workers(workers, config.search, tuner_options=tuner_options)
     open_run(run_dir, config, overwrite=overwrite)
     if not (Path(run_dir) / "data" / "summary.json").is_file():
         data_stage(config, run_dir)
-    if workers:
+    if workers > 1:
         architectures = resolve_architectures(config.search.architectures, config.search.custom_architectures)
         run_local_workers(run_dir, workers=workers, architectures=len(architectures), max_restarts=max_worker_restarts)
         return read_trials(run_dir)
@@ -102,7 +107,7 @@ def report_stage(run_dir: Path) -> Path:
     return build_report(run_dir)
 
 
-def run_all(config: Config, run_dir: Path, *, overwrite: bool = False, workers: int | None = None) -> Path:
+def run_all(config: Config, run_dir: Path, *, overwrite: bool = False, workers: int | str = "auto") -> Path:
     """Every stage in order: data, tune, retrain (with baselines), report.
 
     Re-running after an interruption resumes the sweep; finished stages after it run again.
@@ -111,7 +116,7 @@ def run_all(config: Config, run_dir: Path, *, overwrite: bool = False, workers: 
         config: The sweep configuration.
         run_dir: The run directory.
         overwrite: Delete the run's earlier results first (default False).
-        workers: Sweep with a chief and this many local worker processes (default None).
+        workers: Local worker processes for the sweep, as in `tune_stage` (default "auto").
 
     Returns:
         The report's `index.html`.

@@ -348,7 +348,7 @@ def _search_in_subprocesses(run_dir: Path, config: Config, architecture: Archite
     project = Path(run_dir) / "search" / architecture.name
     deaths = 0
     while (finished := _finished_trials(project)) < config.search.max_trials:
-        command = [sys.executable, "-m", "tuning.worker", str(run_dir), architecture.name, str(finished + 1)]
+        command = [sys.executable, "-P", "-m", "tuning.worker", str(run_dir), architecture.name, str(finished + 1)]
         result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
         if result.returncode == 2:
             raise InputError(result.stdout.strip().splitlines()[-1])
