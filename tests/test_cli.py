@@ -31,6 +31,9 @@ def test_help_lists_every_option_with_defaults(capsys):
         assert exit_info.value.code == 0
         text = capsys.readouterr().out
         assert "usage: rnnsweep " + command in text
+        assert "(default: None)" not in text, text
+        if command in ("tune", "run"):
+            assert "(default: auto)" in text and "(default: 3)" in text
     parser.parse_args(["tune", "--max-trials", "3"])  # parses
     with pytest.raises(SystemExit):
         parser.parse_args(["tune", "--tuner", "grid"])

@@ -12,7 +12,15 @@ from data_prep.errors import InputError
 
 logger = logging.getLogger("rnnsweep")
 
-FORMATTER = argparse.ArgumentDefaultsHelpFormatter
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, unless its help says it already or there is none
+    (None means the config file's or preset's value, which the help names)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _data_flags(parser: argparse.ArgumentParser) -> None:
@@ -121,35 +129,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnsweep",
         description="Hyperparameter sweeps for recurrent text classifiers on review text.",
-        formatter_class=FORMATTER,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    data = sub.add_parser("data", help="load, clean, split and summarise the data", formatter_class=FORMATTER)
+    data = sub.add_parser("data", help="load, clean, split and summarise the data", formatter_class=HelpFormatter)
     _data_flags(data)
     tune = sub.add_parser(
-        "tune", help="run or resume the sweep (prepares the data if needed)", formatter_class=FORMATTER
+        "tune", help="run or resume the sweep (prepares the data if needed)", formatter_class=HelpFormatter
     )
     _data_flags(tune)
     _search_flags(tune)
     _distributed_flags(tune)
     retrain = sub.add_parser(
-        "retrain", help="retrain the best trials, evaluate them, score the baselines", formatter_class=FORMATTER
+        "retrain", help="retrain the best trials, evaluate them, score the baselines", formatter_class=HelpFormatter
     )
     retrain.add_argument("run_dir", metavar="RUN_DIR", help="an existing run directory")
     _retrain_flags(retrain)
     report = sub.add_parser(
-        "report", help="write RUN_DIR/report/index.html from saved results", formatter_class=FORMATTER
+        "report", help="write RUN_DIR/report/index.html from saved results", formatter_class=HelpFormatter
     )
     report.add_argument("run_dir", metavar="RUN_DIR", help="an existing run directory")
-    predict = sub.add_parser("predict", help="classify raw texts with an exported model", formatter_class=FORMATTER)
+    predict = sub.add_parser("predict", help="classify raw texts with an exported model", formatter_class=HelpFormatter)
     predict.add_argument("model", metavar="MODEL", help="RUN_DIR/models/<architecture>/export.keras")
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify")
     predict.add_argument("--input", metavar="FILE", help="CSV/TSV/JSON Lines file of texts")
     predict.add_argument("--text-column", default="text", metavar="COL", help="text column of --input")
     predict.add_argument("--output", metavar="FILE", help="write predictions to this CSV instead of printing")
-    run = sub.add_parser("run", help="every stage: data, tune, retrain, report", formatter_class=FORMATTER)
+    run = sub.add_parser("run", help="every stage: data, tune, retrain, report", formatter_class=HelpFormatter)
     _data_flags(run)
     _search_flags(run)
     _retrain_flags(run, prefix="retrain-")
