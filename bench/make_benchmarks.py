@@ -154,14 +154,15 @@ def targets_section(results: dict) -> list[str]:
         return f"| {target} | {figure(results[name])} | {'met' if met(results[name]) else '**not met**'} |"
 
     runs = search_runs(results)
-    median_ratio = statistics.median(_ratio(r) for r in runs) if runs else None
-    search_row = "| sweep reaches the reference's best validation AUC in <= 1/3 of its wall time | " + (
-        f"median {_shown(median_ratio)} over {len(runs)} sweeps ({', '.join(_shown(_ratio(r)) for r in runs)}) | "
-        + ("met" if median_ratio <= 1 / 3 else "**not met**")
-        + " |"
-        if runs
-        else "not measured | |"
-    )
+    search_row = "| sweep reaches the reference's best validation AUC in <= 1/3 of its wall time | not measured | |"
+    if runs:
+        median_ratio = statistics.median(_ratio(r) for r in runs)
+        each = ", ".join(_shown(_ratio(r)) for r in runs)
+        search_row = (
+            "| sweep reaches the reference's best validation AUC in <= 1/3 of its wall time | "
+            f"median {_shown(median_ratio)} over {len(runs)} sweeps ({each}) | "
+            f"{'met' if median_ratio <= 1 / 3 else '**not met**'} |"
+        )
 
     why = []
     lstm = results.get("throughput_lstm")

@@ -52,6 +52,8 @@ def test_help_lists_every_option_with_defaults(capsys):
         (["report", "no_run_here"], "no data/summary.json"),
         (["retrain", "no_run_here"], "no config.toml"),
         (["predict", "none.keras", "some text"], "no such model file"),
+        (["tune", "--data", "r.csv", "--preset", "womens-clothing", "--workers", "0"], "Received: workers=0"),
+        (["run", "--data", "r.csv", "--preset", "womens-clothing", "--workers", "many"], "Received: workers='many'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, capsys, argv, message):

@@ -75,11 +75,8 @@ def _search_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _workers(value: str) -> int | str:
-    if value == "auto":
-        return value
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto'. Received: {value!r}")
-    return int(value)
+    # Only converts: tuning.distributed.resolve_workers checks the value, for Python callers too.
+    return int(value) if value.isdigit() else value
 
 
 def _distributed_flags(parser: argparse.ArgumentParser) -> None:
@@ -210,6 +207,7 @@ def dispatch(args: argparse.Namespace) -> int:
     from tuning.config import load_config
 
     overrides = _overrides(args)
+    workers = "auto" if getattr(args, "workers", None) is None else args.workers
     if args.command in ("data", "tune", "run"):
         config = load_config(args.config, {k: v for k, v in overrides.items() if v})
         run_dir = _run_dir(args, config)
@@ -220,19 +218,19 @@ def dispatch(args: argparse.Namespace) -> int:
             from tuning.distributed import parse_role
 
             role = parse_role(args.role, args.oracle, args.worker_id)
-            if role and args.workers:
+            if role and args.workers is not None:
                 raise InputError("--workers starts its own chief and workers; leave out --role")
             pipeline.tune_stage(
                 config,
                 run_dir,
                 overwrite=args.overwrite,
                 role=role,
-                workers=args.workers or "auto",
+                workers=workers,
                 max_worker_restarts=args.max_worker_restarts,
             )
             print(run_dir / "trials.csv")
         else:
-            print(pipeline.run_all(config, run_dir, overwrite=args.overwrite, workers=args.workers or "auto"))
+            print(pipeline.run_all(config, run_dir, overwrite=args.overwrite, workers=workers))
     elif args.command == "retrain":
         pipeline.retrain_stage(Path(args.run_dir), {"retrain": overrides["retrain"]} if overrides["retrain"] else None)
         print(Path(args.run_dir) / "models")
