@@ -35,6 +35,7 @@ def trial_scores(tuner, x_validation, data, started: float) -> list[dict]:
     """Each trial in the order it ended: seconds since `started`, hyperparameters, sklearn AUC."""
     from models import predict_proba
     from tuning.evaluation import macro_auc
+    from tuning.trials import read_curve
 
     rows = []
     for trial in tuner.oracle.trials.values():
@@ -45,12 +46,14 @@ def trial_scores(tuner, x_validation, data, started: float) -> list[dict]:
             warnings.simplefilter("ignore")
             model = tuner.load_model(trial)  # the trial's best epoch
         proba = predict_proba(model, x_validation, num_classes=data.num_classes)
+        curve = read_curve(trial_json.parent) or {}  # written by rnnsweep's trials only
         rows.append(
             {
                 "trial_id": trial.trial_id,
                 "end_s": round(trial_json.stat().st_mtime - started, 1),
                 "hyperparameters": dict(trial.hyperparameters.values),
                 "val_auc": round(macro_auc(data.y["validation"], proba), 4),
+                "stopped_at_epoch": curve.get("stopped_at_epoch"),
             }
         )
     return sorted(rows, key=lambda row: row["end_s"])

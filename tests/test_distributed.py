@@ -183,6 +183,28 @@ def test_killed_launcher_takes_its_workers_along_and_the_sweep_resumes(tmp_path)
     assert_complete_sweep(run_dir)
 
 
+def test_sweep_killed_with_two_workers_resumes_in_one_process(tmp_path):
+    # The kill leaves the workers' trials RUNNING (usually one each); the in-process resume
+    # (tuner id "tuner0") must also finish one keras-tuner recorded for "tuner1".
+    base, run_dir = setup_run(tmp_path)
+    with open(tmp_path / "launcher.log", "w") as log:
+        launcher = subprocess.Popen([*base, "--workers", "2"], stdout=log, stderr=subprocess.STDOUT, env=ENV)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and launcher.poll() is None:
+            if (run_dir / "search" / "gru1" / "trial_1" / "trial.json").exists():
+                break
+            time.sleep(0.2)
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait()
+    time.sleep(2.0)  # the workers follow their launcher (PR_SET_PDEATHSIG)
+    running = [f for f in (run_dir / "search").glob("*/trial_*/trial.json") if '"RUNNING"' in f.read_text()]
+    assert running, "the kill came after the sweep"
+
+    again = subprocess.run([*base, "--workers", "1"], capture_output=True, text=True, env=ENV, timeout=400)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert_complete_sweep(run_dir)
+
+
 def test_auto_workers(monkeypatch):
     monkeypatch.setattr(distributed, "available_cores", lambda: 8)
     monkeypatch.setattr(distributed, "_visible_gpus", lambda: 0)
