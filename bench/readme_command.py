@@ -34,10 +34,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(folder) / "run"
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tuning", "-q", "run", "--output", str(run_dir), *extra], check=True)
+        # -P: as the `rnnsweep` command, not with the working directory first on sys.path,
+        # where bench/data_prep.py would shadow the package when run from bench/.
+        subprocess.run(
+            [sys.executable, "-P", "-m", "tuning", "-q", "run", "--output", str(run_dir), *extra], check=True
+        )
         seconds = time.perf_counter() - started
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tuning", "-q", "report", str(run_dir)], check=True)
+        subprocess.run([sys.executable, "-P", "-m", "tuning", "-q", "report", str(run_dir)], check=True)
         report_seconds = time.perf_counter() - started
     emit(
         {

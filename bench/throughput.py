@@ -7,10 +7,12 @@ uses its own thread settings (tuning/threads.py). Both read the same tokens: the
 cleaning by default, rnnsweep's default cleaning with `--cleaning rnnsweep`. Each side runs
 in its own process. Reports samples per second over whole epochs, the ratio, and each
 side's validation macro AUC (scikit-learn) after the same epochs; with more than one epoch,
-also the figures without the first epoch, which holds the one-off tracing of the training step.
+also the figures without the first epoch, which holds the one-off tracing of the training step,
+and each run's figures. `--hyperparameters` trains another configuration, e.g. a sweep's best
+(make_benchmarks.py does so to show one configuration's run-to-run spread of validation AUC).
 
     python bench/throughput.py --arch lstm [--data PATH] [--preset NAME] [--cleaning study|rnnsweep]
-                               [--epochs 1] [--repeats 1] [--json]
+                               [--epochs 1] [--repeats 1] [--hyperparameters JSON] [--json]
 """
 
 from __future__ import annotations
@@ -38,15 +40,26 @@ UNITS = {
 }
 
 
-def timed_fit(model, epochs, **fit) -> list[float]:
-    """Seconds of each epoch; the first includes tracing the training step."""
+def timed_fit(model, epochs, score, **fit) -> tuple[list[float], list[float]]:
+    """Seconds of each epoch (the first includes tracing the training step) and `score(model)`
+    after each epoch, its own time left out."""
     import keras
 
-    ends = []
-    clock = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter()))
-    started = time.perf_counter()
+    seconds, scores = [], []
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch:
+                self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds.append(time.perf_counter() - self.started)
+            scores.append(score(self.model))
+
+    clock = Clock()
+    clock.started = time.perf_counter()  # the first epoch counts from the call to fit
     model.fit(epochs=epochs, verbose=0, callbacks=[clock], **fit)
-    return [end - start for start, end in zip([started, *ends[:-1]], ends, strict=True)]
+    return seconds, scores
 
 
 def run_side(args) -> dict:
@@ -66,12 +79,8 @@ def run_side(args) -> dict:
         data = prepare_data(resolve_preset(data_settings(args, cleaning=args.cleaning)), Path(folder))
     architecture = ARCHITECTURES[args.arch]
     hp = keras_tuner.HyperParameters()
-    for i, u in enumerate(UNITS[args.arch], start=1):
-        hp.Fixed(f"units_{i}", u)
-        hp.Fixed(f"dropout_{i}", 0.2)
-    for name in ("dropout_embedding", "dropout_output"):
-        hp.Fixed(name, 0.2)
-    hp.Fixed("learning_rate", 1e-3)
+    for name, value in hyperparameters(args).items():
+        hp.Fixed(name, value)
     space = default_search_space(args.arch)
     keras.utils.set_random_seed(args.seed)
     if args.side == "reference":
@@ -79,20 +88,33 @@ def run_side(args) -> dict:
         model = build_reference_model(
             hp, architecture=architecture, space=space, vocab_size=len(data.vocabulary), num_classes=data.num_classes
         )
-        y_train = encode_targets(data.y["train"], data.num_classes)
-        epoch_seconds = timed_fit(model, args.epochs, x=x_train, y=y_train, batch_size=32, shuffle=True)
+        fit = {"x": x_train, "y": encode_targets(data.y["train"], data.num_classes), "batch_size": 32, "shuffle": True}
     else:
         model = build_model(hp, spec=model_spec(data, bucket_by_length=True), architecture=architecture, space=space)
-        train = fit_inputs(data, "train", batch_size=32, bucket=True, shuffle=True, seed=args.seed)
-        epoch_seconds = timed_fit(model, args.epochs, **train)
+        fit = fit_inputs(data, "train", batch_size=32, bucket=True, shuffle=True, seed=args.seed)
         x_validation = data.x["validation"]
-    auc = macro_auc(data.y["validation"], predict_proba(model, x_validation, num_classes=data.num_classes))
+
+    def score(model):
+        return macro_auc(data.y["validation"], predict_proba(model, x_validation, num_classes=data.num_classes))
+
+    epoch_seconds, aucs = timed_fit(model, args.epochs, score, **fit)
     return {
         "seconds": sum(epoch_seconds),
         "later_epochs_seconds": sum(epoch_seconds[1:]),
-        "val_auc": auc,
+        "val_auc": aucs[-1],
+        "best_epoch_val_auc": max(aucs),
         "train_texts": len(data.y["train"]),
     }
+
+
+def hyperparameters(args) -> dict:
+    """`--hyperparameters`, or the fixed values: the study's units, dropout 0.2, rate 1e-3."""
+    if args.hyperparameters:
+        return json.loads(args.hyperparameters)
+    values = {"dropout_embedding": 0.2, "dropout_output": 0.2, "learning_rate": 1e-3}
+    for i, units in enumerate(UNITS[args.arch], start=1):
+        values |= {f"units_{i}": units, f"dropout_{i}": 0.2}
+    return values
 
 
 def main() -> None:
@@ -109,6 +131,11 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=1, help="runs per side; the median is reported")
+    parser.add_argument(
+        "--hyperparameters",
+        help="JSON object of the builder's hyperparameters, e.g. a sweep's best trial's "
+        "(default: the study's units, dropout 0.2, learning rate 1e-3)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--side", choices=["reference", "rnnsweep"], help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
@@ -143,7 +170,8 @@ def main() -> None:
         {
             "benchmark": "throughput",
             "arch": args.arch,
-            "units": UNITS[args.arch],
+            "units": [value for name, value in hyperparameters(args).items() if name.startswith("units_")],
+            "hyperparameters": hyperparameters(args),
             "cleaning": args.cleaning,
             "train_texts": n,
             "epochs": args.epochs,
@@ -162,6 +190,18 @@ def main() -> None:
             ),
             "reference_val_auc": round(median("reference", "val_auc"), 4),
             "val_auc": round(median("rnnsweep", "val_auc"), 4),
+            # Each run: samples/s over all epochs and the validation AUC of its best epoch (what
+            # a sweep scores a trial by), to show the run-to-run spread behind the medians.
+            **{
+                f"{prefix}runs": [
+                    {
+                        "samples_per_s": round(n * args.epochs / run["seconds"], 1),
+                        "best_epoch_val_auc": round(run["best_epoch_val_auc"], 4),
+                    }
+                    for run in runs[side]
+                ]
+                for side, prefix in (("reference", "reference_"), ("rnnsweep", ""))
+            },
             "machine": machine(),
         },
         args.json,
