@@ -90,6 +90,11 @@ def search_runs(results: dict) -> list[dict]:
     return [results[f"search_seed_{seed}"] for seed in SEARCH_SEEDS if f"search_seed_{seed}" in results]
 
 
+def reference_best_trial(r: dict) -> dict:
+    """The trial with the reference sweep's best validation AUC."""
+    return max(r["reference_trials"], key=lambda trial: trial["val_auc"])
+
+
 def _ratio(r: dict) -> float:
     return r["time_to_reference_best_ratio"] if r["time_to_reference_best_ratio"] is not None else float("inf")
 
@@ -157,7 +162,7 @@ def spread_section(results: dict) -> list[str]:
         spread = results.get(f"spread_seed_{r['seed']}")
         if not spread:
             continue
-        best = max(r["reference_trials"], key=lambda trial: trial["val_auc"])
+        best = reference_best_trial(r)
         ours = next(t for t in r["rnnsweep_trials"] if t["trial_id"] == best["trial_id"])
         reference_runs, our_runs = (
             ", ".join(str(run["best_epoch_val_auc"]) for run in spread[key]) for key in ("reference_runs", "runs")
@@ -330,7 +335,7 @@ def main() -> None:
     # The reference sweep's best configuration trained again on each side, three times: how
     # far one configuration's validation AUC moves from run to run, which the sweeps' bests ride on.
     for r in search_runs(results):
-        best = max(r["reference_trials"], key=lambda trial: trial["val_auc"])
+        best = reference_best_trial(r)
         measure(
             f"spread_seed_{r['seed']}",
             "throughput.py",

@@ -158,6 +158,7 @@ def main() -> None:
         return statistics.median(run[key] for run in runs[side])
 
     n = runs["rnnsweep"][0]["train_texts"]
+    values = hyperparameters(args)
     reference = n * args.epochs / median("reference", "seconds")
     ours = n * args.epochs / median("rnnsweep", "seconds")
     # Without the first epoch, which holds the one-off tracing of each side's training step.
@@ -170,8 +171,8 @@ def main() -> None:
         {
             "benchmark": "throughput",
             "arch": args.arch,
-            "units": [value for name, value in hyperparameters(args).items() if name.startswith("units_")],
-            "hyperparameters": hyperparameters(args),
+            "units": [value for name, value in values.items() if name.startswith("units_")],
+            "hyperparameters": values,
             "cleaning": args.cleaning,
             "train_texts": n,
             "epochs": args.epochs,
