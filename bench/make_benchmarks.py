@@ -90,6 +90,13 @@ def search_runs(results: dict) -> list[dict]:
     return [results[f"search_seed_{seed}"] for seed in SEARCH_SEEDS if f"search_seed_{seed}" in results]
 
 
+def search_spreads(results: dict) -> list[tuple[dict, dict]]:
+    """Each sweep with the reruns of its best reference configuration, where measured."""
+    return [
+        (r, results[f"spread_seed_{r['seed']}"]) for r in search_runs(results) if f"spread_seed_{r['seed']}" in results
+    ]
+
+
 def reference_best_trial(r: dict) -> dict:
     """The trial with the reference sweep's best validation AUC."""
     return max(r["reference_trials"], key=lambda trial: trial["val_auc"])
@@ -158,10 +165,7 @@ def search_section(runs: list[dict]) -> list[str]:
 def spread_section(results: dict) -> list[str]:
     """Each sweep's best reference configuration retrained three times per side."""
     rows = []
-    for r in search_runs(results):
-        spread = results.get(f"spread_seed_{r['seed']}")
-        if not spread:
-            continue
+    for r, spread in search_spreads(results):
         best = reference_best_trial(r)
         ours = next(t for t in r["rnnsweep_trials"] if t["trial_id"] == best["trial_id"])
         reference_runs, our_runs = (
@@ -197,6 +201,7 @@ def targets_section(results: dict) -> list[str]:
 
     runs = search_runs(results)
     search_row = "| sweep reaches the reference's best validation AUC in <= 1/3 of its wall time | not measured | |"
+    median_ratio = None
     if runs:
         median_ratio = statistics.median(_ratio(r) for r in runs)
         each = ", ".join(_shown(_ratio(r)) for r in runs)
@@ -223,14 +228,14 @@ def targets_section(results: dict) -> list[str]:
             "noise is of the same order.",
             "",
         ]
-    spreads = [(r, results[f"spread_seed_{r['seed']}"]) for r in runs if f"spread_seed_{r['seed']}" in results]
-    if runs and statistics.median(_ratio(r) for r in runs) > 1 / 3 and spreads:
+    spreads = search_spreads(results)
+    if median_ratio is not None and median_ratio > 1 / 3 and spreads:
 
         def mean_auc(spread, key):
             return round(statistics.mean(run["best_epoch_val_auc"] for run in spread[key]), 4)
 
         each = "; ".join(
-            f"seed {r['seed']}: sweep {max(t['val_auc'] for t in r['reference_trials'])}, reruns: reference "
+            f"seed {r['seed']}: sweep {r['reference_best_val_auc']}, reruns: reference "
             f"{mean_auc(spread, 'reference_runs')}, rnnsweep {mean_auc(spread, 'runs')}"
             for r, spread in spreads
         )
