@@ -58,6 +58,23 @@ def test_builder_with_pinned_hyperparameters(name):
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights(), strict=True))
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.function tracing")
+def test_training_step_is_traced_once():
+    # An optimizer that creates its variables inside the first traced step makes
+    # TensorFlow trace that step twice (seconds per trial); the builder builds it first.
+    architecture = ARCHITECTURES["lstm"]
+    model = build_model(
+        pinned_hp(architecture), spec=SPEC, architecture=architecture, space=default_search_space("lstm")
+    )
+    assert model.optimizer.built
+    traced = []
+    train_step = model.train_step
+    model.train_step = lambda data: traced.append(1) or train_step(data)
+    x = np.random.default_rng(0).integers(1, 50, size=(32, 12)).astype("int32")
+    model.fit(x, encode_targets(np.arange(32) % 5, 5), batch_size=8, epochs=2, verbose=0)
+    assert len(traced) == 1
+
+
 @pytest.mark.parametrize("name", ["lstm", "gru2", "bilstm"])
 def test_recurrent_layers_stay_cudnn_eligible(name):
     architecture = ARCHITECTURES[name]
