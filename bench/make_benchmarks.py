@@ -223,9 +223,9 @@ def targets_section(results: dict) -> list[str]:
             + "): most of the gain comes from skipping padding, which is bounded by the ratio of the longest review "
             "(the reference's width) to the average length-bucketed batch (about 2x on the study's cleaning); beyond "
             "that only cheaper steps help (the mask skipped on batches without padding, the tf.data input), while "
-            "each step's fixed costs (the embedding's dense Adam update, the metrics) and the tracing of the training "
-            "step are paid by both sides, and weigh more on a faster processor. This shared machine's run-to-run "
-            "noise is of the same order.",
+            "each step's fixed costs (the embedding's dense Adam update, the metrics) are paid by both sides, as is "
+            "the one-off tracing of the training step (once on rnnsweep's side, which builds the optimizer first; "
+            "twice on the reference's). This shared machine's run-to-run noise is of the same order.",
             "",
         ]
     spreads = search_spreads(results)
