@@ -6,10 +6,8 @@ import json
 import os
 import platform
 import random
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "womens_clothing_reviews.csv.gz"
@@ -32,10 +30,10 @@ def data_settings(args, *, cleaning: str = "study") -> dict:
 def side_environment(side: str) -> dict:
     """The environment of a benchmark side's process.
 
-    TensorFlow sizes its thread pools when its runtime starts, and importing `tuning` sets
-    rnnsweep's settings unless the variables are already set. The reference side gets
-    TensorFlow's own defaults ("0": as many threads as cores) so that importing rnnsweep's
-    helpers does not change them; the rnnsweep side gets whatever `tuning` chooses.
+    TensorFlow sizes its thread pools when its runtime starts. The reference side gets
+    TensorFlow's own defaults ("0": as many threads as cores), so that rnnsweep's helpers it
+    borrows cannot change them; the rnnsweep side gets whatever
+    `rnnsweep.tuning.threads.configure_threads` chooses.
     """
     env = {k: v for k, v in os.environ.items() if k not in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
     if side == "reference":

@@ -19,8 +19,8 @@ def main() -> None:
     parser.add_argument("--preset", default="womens-clothing")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    from data_prep.config import resolve_preset
-    from data_prep.prepare import prepare_data
+    from rnnsweep.data_prep.config import resolve_preset
+    from rnnsweep.data_prep.prepare import prepare_data
 
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()

@@ -26,9 +26,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from data_prep.prepare import prepare_data
-    from tuning.config import load_config, open_run
-    from tuning.search import run_search
+    from rnnsweep.data_prep.prepare import prepare_data
+    from rnnsweep.tuning.config import load_config, open_run
+    from rnnsweep.tuning.search import run_search
 
     samples: dict[int, float] = {}
 

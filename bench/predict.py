@@ -29,11 +29,11 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from data_prep.config import resolve_preset
-    from data_prep.prepare import cleaning_options, prepare_data
-    from models import ARCHITECTURES, build_model, default_search_space
-    from tuning.export import build_text_model, load_text_model
-    from tuning.search import model_spec
+    from rnnsweep.data_prep.config import resolve_preset
+    from rnnsweep.data_prep.prepare import cleaning_options, prepare_data
+    from rnnsweep.models import ARCHITECTURES, build_model, default_search_space
+    from rnnsweep.tuning.export import build_text_model, load_text_model
+    from rnnsweep.tuning.inputs import model_spec
 
     with tempfile.TemporaryDirectory() as folder:
         config = resolve_preset({"preset": args.preset, "path": args.data})

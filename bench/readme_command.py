@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--preset")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    from data_prep.sources import ensure_default_dataset
+    from rnnsweep.data_prep.sources import ensure_default_dataset
 
     if not args.data:
         ensure_default_dataset()
@@ -37,11 +37,11 @@ def main() -> None:
         # -P: as the `rnnsweep` command, not with the working directory first on sys.path,
         # where bench/data_prep.py would shadow the package when run from bench/.
         subprocess.run(
-            [sys.executable, "-P", "-m", "tuning", "-q", "run", "--output", str(run_dir), *extra], check=True
+            [sys.executable, "-P", "-m", "rnnsweep", "-q", "run", "--output", str(run_dir), *extra], check=True
         )
         seconds = time.perf_counter() - started
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-P", "-m", "tuning", "-q", "report", str(run_dir)], check=True)
+        subprocess.run([sys.executable, "-P", "-m", "rnnsweep", "-q", "report", str(run_dir)], check=True)
         report_seconds = time.perf_counter() - started
     emit(
         {

@@ -32,8 +32,8 @@ def build_reference_model(hp, *, architecture, space, vocab_size: int, num_class
     """
     import keras
 
-    from models.head import compile_for_classes, output_layer
-    from models.recurrent import KERAS_CELL_LAYERS
+    from rnnsweep.models.head import compile_for_classes, output_layer
+    from rnnsweep.models.recurrent import KERAS_CELL_LAYERS
 
     def dropout(name):
         return hp.Choice(name, list(space.dropout), default=space.default("dropout"))

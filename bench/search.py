@@ -33,9 +33,9 @@ from reference import build_reference_model, pre_padded
 
 def trial_scores(tuner, x_validation, data, started: float) -> list[dict]:
     """Each trial in the order it ended: seconds since `started`, hyperparameters, sklearn AUC."""
-    from models import predict_proba
-    from tuning.evaluation import macro_auc
-    from tuning.trials import read_curve
+    from rnnsweep.models import predict_proba
+    from rnnsweep.tuning.evaluation import macro_auc
+    from rnnsweep.tuning.trials import read_curve
 
     rows = []
     for trial in tuner.oracle.trials.values():
@@ -62,16 +62,18 @@ def trial_scores(tuner, x_validation, data, started: float) -> list[dict]:
 def run_side(args, folder: Path) -> dict:
     """Prepare the data (untimed), run one side's sweep, score its trials."""
     if args.side == "rnnsweep":
-        import tuning  # noqa: F401 - sets rnnsweep's thread defaults before TensorFlow starts
+        from rnnsweep.tuning.threads import configure_threads
+
+        configure_threads()  # rnnsweep's thread defaults, before TensorFlow starts
     import functools
 
     import keras_tuner
 
-    from models import ARCHITECTURES, default_search_space, encode_targets
-    from tuning.config import load_config
-    from tuning.distributed import resolve_workers
-    from tuning.pipeline import data_stage, tune_stage
-    from tuning.search import make_tuner
+    from rnnsweep.models import ARCHITECTURES, default_search_space, encode_targets
+    from rnnsweep.tuning.config import load_config
+    from rnnsweep.tuning.distributed import resolve_workers
+    from rnnsweep.tuning.pipeline import data_stage, tune_stage
+    from rnnsweep.tuning.tuners import make_tuner
 
     overrides = {
         "data": data_settings(args),

@@ -65,15 +65,17 @@ def timed_fit(model, epochs, score, **fit) -> tuple[list[float], list[float]]:
 def run_side(args) -> dict:
     """Train one side once in this process; return its seconds and validation AUC."""
     if args.side == "rnnsweep":
-        import tuning  # noqa: F401 - sets rnnsweep's thread defaults before TensorFlow starts
+        from rnnsweep.tuning.threads import configure_threads
+
+        configure_threads()  # rnnsweep's thread defaults, before TensorFlow starts
     import keras
     import keras_tuner
 
-    from data_prep.config import resolve_preset
-    from data_prep.prepare import prepare_data
-    from models import ARCHITECTURES, build_model, default_search_space, encode_targets, predict_proba
-    from tuning.evaluation import macro_auc
-    from tuning.search import fit_inputs, model_spec
+    from rnnsweep.data_prep.config import resolve_preset
+    from rnnsweep.data_prep.prepare import prepare_data
+    from rnnsweep.models import ARCHITECTURES, build_model, default_search_space, encode_targets, predict_proba
+    from rnnsweep.tuning.evaluation import macro_auc
+    from rnnsweep.tuning.inputs import fit_inputs, model_spec
 
     with tempfile.TemporaryDirectory() as folder:
         data = prepare_data(resolve_preset(data_settings(args, cleaning=args.cleaning)), Path(folder))

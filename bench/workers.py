@@ -25,7 +25,7 @@ def sweep(run_dir: Path, args, extra: list[str]) -> float:
         f'[data]\npreset = "{args.preset}"\npath = "{args.data}"\nmax_rows = {args.max_rows}\n'
         f'[search]\narchitectures = ["gru1", "lstm"]\nmax_trials = {args.trials}\nepochs = 2\n'
     )
-    base = [sys.executable, "-m", "tuning", "-q"]
+    base = [sys.executable, "-m", "rnnsweep", "-q"]
     options = ["--config", str(config), "--output", str(run_dir)]
     subprocess.run([*base, "data", *options], check=True, cwd=ROOT)  # data outside the timing
     started = time.perf_counter()

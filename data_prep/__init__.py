@@ -1,7 +1,7 @@
 """Data preparation: read review files, clean, label, split and vectorise them."""
 
-from data_prep.config import DataConfig
-from data_prep.errors import InputError
-from data_prep.prepare import PreparedData, load_prepared, prepare_data
+from rnnsweep.data_prep.config import DataConfig
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.prepare import PreparedData, load_prepared, prepare_data
 
 __all__ = ["DataConfig", "InputError", "PreparedData", "load_prepared", "prepare_data"]

@@ -75,6 +75,20 @@ class CleaningOptions:
     letters_only: bool = True
     stopwords: tuple[str, ...] = ()
 
+    @classmethod
+    def step_names(cls) -> tuple[str, ...]:
+        """The on/off steps, which `DataConfig` has as keys of the same names."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "stopwords")
+
+    def to_config(self) -> dict:
+        """Plain values (a JSON-able dict) for saving, e.g. in an exported model."""
+        return {**dataclasses.asdict(self), "stopwords": list(self.stopwords)}
+
+    @classmethod
+    def from_config(cls, values: dict) -> CleaningOptions:
+        """The inverse of `to_config`."""
+        return cls(**{**values, "stopwords": tuple(values.get("stopwords", ()))})
+
     def steps(self) -> list[tuple[str, str]]:
         """The (regular expression, replacement) pairs, in order, after lowercasing.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from data_prep.errors import (
+from rnnsweep.data_prep.errors import (
     InputError,
     check_fraction,
     check_one_of,

@@ -7,10 +7,10 @@ import logging
 import numpy as np
 import pandas as pd
 
-from data_prep.config import DataConfig
-from data_prep.errors import InputError
+from rnnsweep.data_prep.config import DataConfig
+from rnnsweep.data_prep.errors import InputError
 
-logger = logging.getLogger("rnnsweep")
+logger = logging.getLogger(__name__)
 
 SENTIMENT3 = ["negative", "neutral", "positive"]
 BINARY = ["negative", "positive"]

@@ -14,17 +14,17 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 
-from data_prep.clean import CleaningOptions, clean_texts, load_stopwords
-from data_prep.config import DataConfig
-from data_prep.errors import InputError
-from data_prep.labels import assign_labels
-from data_prep.sources import read_source
-from data_prep.vectorize import build_vocabulary, choose_sequence_length, encode, load_embedding_matrix
+from rnnsweep.data_prep.clean import CleaningOptions, clean_texts, load_stopwords
+from rnnsweep.data_prep.config import DataConfig
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.labels import assign_labels
+from rnnsweep.data_prep.layout import DATA_FILES, EMBEDDING_MATRIX, RunLayout, read_rows
+from rnnsweep.data_prep.sources import read_source
+from rnnsweep.data_prep.vectorize import build_vocabulary, choose_sequence_length, encode, load_embedding_matrix
 
-logger = logging.getLogger("rnnsweep")
+logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
-DATA_FILES = ("rows.csv", "splits.json", "vocabulary.json", "arrays.npz", "summary.json")
 
 
 @dataclasses.dataclass
@@ -64,15 +64,8 @@ def cleaning_options(config: DataConfig) -> tuple[CleaningOptions, str | None]:
     if config.remove_stopwords:
         words, source = load_stopwords()
         stopwords = tuple(w for w in words if w.isalpha())
-    options = CleaningOptions(
-        strip_html=config.strip_html,
-        remove_urls=config.remove_urls,
-        lowercase=config.lowercase,
-        expand_contractions=config.expand_contractions,
-        letters_only=config.letters_only,
-        stopwords=stopwords,
-    )
-    return options, source
+    steps = {name: getattr(config, name) for name in CleaningOptions.step_names()}
+    return CleaningOptions(**steps, stopwords=stopwords), source
 
 
 def _percentiles(values) -> dict[str, float]:
@@ -276,9 +269,9 @@ def prepare_data(config: DataConfig, run_dir: Path) -> PreparedData:
             scratch / "arrays.npz", **{f"x_{s}": x[s] for s in SPLITS}, **{f"y_{s}": y[s] for s in SPLITS}
         )
         if embedding_matrix is not None:
-            np.save(scratch / "embedding_matrix.npy", embedding_matrix)
+            np.save(scratch / EMBEDDING_MATRIX, embedding_matrix)
         (scratch / "summary.json").write_text(json.dumps(summary, indent=2))
-        target = run_dir / "data"
+        target = RunLayout(run_dir).data
         if target.exists():
             shutil.rmtree(target)
         scratch.rename(target)
@@ -294,7 +287,7 @@ def load_prepared(run_dir: Path) -> PreparedData:
     Raises:
         InputError: The data stage has not run in `run_dir`.
     """
-    folder = Path(run_dir) / "data"
+    folder = RunLayout(run_dir).data
     missing = [name for name in DATA_FILES if not (folder / name).is_file()]
     if missing:
         raise InputError(f"{folder}: missing {', '.join(missing)}; run `rnnsweep data --output {run_dir}` first")
@@ -302,8 +295,8 @@ def load_prepared(run_dir: Path) -> PreparedData:
     with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
         x = {s: arrays[f"x_{s}"] for s in SPLITS}
         y = {s: arrays[f"y_{s}"] for s in SPLITS}
-    rows = pd.read_csv(folder / "rows.csv", keep_default_na=False, dtype={"text": str, "clean_text": str})
-    matrix_path = folder / "embedding_matrix.npy"
+    rows = read_rows(run_dir)
+    matrix_path = folder / EMBEDDING_MATRIX
     weights = summary.get("class_weight")
     return PreparedData(
         x=x,

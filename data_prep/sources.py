@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from data_prep.config import DataConfig
-from data_prep.errors import InputError
-from data_prep.files import write_atomically
+from rnnsweep.data_prep.config import DataConfig
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.files import write_atomically
 
-logger = logging.getLogger("rnnsweep")
+logger = logging.getLogger(__name__)
 
 COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 FORMAT_BY_SUFFIX = {

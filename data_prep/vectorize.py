@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep.errors import InputError
+from rnnsweep.data_prep.errors import InputError
 
 PAD, OOV = "", "[UNK]"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from data_prep.errors import InputError, check_one_of
+from rnnsweep.data_prep.errors import InputError, check_one_of
 
 CELLS = ("lstm", "gru", "simple_rnn")
 

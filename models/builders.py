@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import keras
 
-from models.architectures import Architecture
-from models.head import compile_for_classes, output_layer
-from models.recurrent import CELL_LAYERS
-from models.search_space import SearchSpace
-from models.spec import ModelSpec
+from rnnsweep.models.architectures import Architecture
+from rnnsweep.models.head import compile_for_classes, output_layer
+from rnnsweep.models.recurrent import CELL_LAYERS
+from rnnsweep.models.search_space import SearchSpace
+from rnnsweep.models.spec import ModelSpec
 
 
 def recurrent_layer(cell: str, units: int, *, return_sequences: bool, name: str) -> keras.layers.Layer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from data_prep.errors import InputError
+from rnnsweep.data_prep.errors import InputError
 
 UNITS = (8, 16, 32, 64, 128)
 WIDE_UNITS = (*UNITS, 256, 512)  # the original study let the 1-layer GRU go wider

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from data_prep.errors import InputError
+from rnnsweep.data_prep.errors import InputError
 
 # Flags that keep Chromium off the network and away from the user's profile.
 FLAGS = [

@@ -9,11 +9,12 @@ import tomllib
 from pathlib import Path
 
 import jinja2
-import matplotlib.pyplot as plt
 import pandas as pd
 
-from data_prep.errors import InputError
-from reports import plots
+from rnnsweep.data_prep import layout as files
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.layout import RunLayout, read_rows, read_trials
+from rnnsweep.reports import plots
 
 TEMPLATES = Path(__file__).parent / "templates"
 METRIC_KEYS = ("auc_macro", "f1_weighted", "f1_macro", "accuracy", "precision_weighted", "recall_weighted")
@@ -25,7 +26,6 @@ def _read_json(path: Path):
 
 def _save(fig, folder: Path, name: str) -> str:
     fig.savefig(folder / name, dpi=100)
-    plt.close(fig)
     return name
 
 
@@ -49,30 +49,29 @@ def load_run(run_dir: Path) -> dict:
         InputError: No data stage output in `run_dir`.
     """
     run_dir = Path(run_dir)
-    summary = _read_json(run_dir / "data" / "summary.json")
+    layout = RunLayout(run_dir)
+    summary = _read_json(layout.summary)
     if summary is None:
         raise InputError(f"{run_dir}: no data/summary.json; run `rnnsweep run` or `rnnsweep data` first")
-    config_path = run_dir / "config.toml"
-    trials_path = run_dir / "trials.csv"
     models = {}
-    for folder in sorted((run_dir / "models").glob("*/")):
-        metrics = _read_json(folder / "metrics.json")
+    for folder in sorted(layout.models.glob("*/")):
+        metrics = _read_json(folder / files.METRICS)
         if metrics is None:
             continue
-        predictions = folder / "predictions.csv"
+        predictions = folder / files.PREDICTIONS
         models[folder.name] = {
             "metrics": metrics,
-            "history": _read_json(folder / "history.json") or {},
+            "history": _read_json(folder / files.HISTORY) or {},
             "predictions": pd.read_csv(predictions) if predictions.is_file() else None,
         }
     return {
         "run_dir": run_dir,
-        "config": tomllib.loads(config_path.read_text()) if config_path.is_file() else {},
+        "config": tomllib.loads(layout.config.read_text()) if layout.config.is_file() else {},
         "summary": summary,
-        "rows": pd.read_csv(run_dir / "data" / "rows.csv", keep_default_na=False),
-        "trials": pd.read_csv(trials_path) if trials_path.is_file() else pd.DataFrame(),
+        "rows": read_rows(run_dir),
+        "trials": read_trials(run_dir) if layout.trials_csv.is_file() else pd.DataFrame(),
         "models": models,
-        "baselines": _read_json(run_dir / "baselines" / "metrics.json") or {},
+        "baselines": _read_json(layout.baseline_metrics) or {},
     }
 
 
@@ -224,7 +223,7 @@ def build_report(run_dir: Path) -> Path:
                     scratch,
                     f"{name}_curves.png",
                 )
-            fig, axes = plt.subplots(1, 3, figsize=(13, 4), layout="constrained")
+            fig, axes = plots.new_figure(figsize=(13, 4), ncols=3)
             for ax, split in zip(axes, ("train", "validation", "test"), strict=True):
                 m = metrics[split]
                 plots.plot_confusion_matrix(
@@ -273,11 +272,11 @@ def build_report(run_dir: Path) -> Path:
                 report_config.get("compare", ["simple_rnn", "lstm"]),
             ),
         )
-        (scratch / "index.html").write_text(html, encoding="utf-8")
-        target = run_dir / "report"
+        (scratch / files.REPORT_INDEX).write_text(html, encoding="utf-8")
+        target = RunLayout(run_dir).report
         if target.exists():
             shutil.rmtree(target)
         scratch.rename(target)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return run_dir / "report" / "index.html"
+    return RunLayout(run_dir).report_index

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # reports are files; never open a window
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from rnnsweep.models import objective as objectives
 
 PALETTE = "tab10"
 
 
+def new_figure(*, figsize, nrows: int = 1, ncols: int = 1):
+    """A figure and its axes, made without pyplot.
+
+    A `matplotlib.figure.Figure` draws with Agg when saved, whatever backend the process
+    uses, opens no window and is freed like any object: so nothing here selects a
+    backend or keeps figures alive in pyplot's registry.
+    """
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(nrows, ncols)
+
+
 def _axes(ax, figsize=(5, 4)):
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
-        return fig, ax
+        return new_figure(figsize=figsize)
     return ax.figure, ax
 
 
@@ -63,7 +71,7 @@ def plot_class_proportions(proportions: dict[str, list[float]], class_names: lis
 def plot_training_curves(history: dict[str, list[float]], *, best_epoch: int | None = None, axes=None):
     """Loss and AUC per epoch, train and validation, with the restored epoch marked."""
     if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(8, 3), layout="constrained")
+        fig, axes = new_figure(figsize=(8, 3), ncols=2)
     fig = axes[0].figure
     for ax, metric in zip(axes, ("loss", "auc"), strict=True):
         for prefix, style in (("", "-"), ("val_", "--")):
@@ -93,7 +101,7 @@ def plot_search_scores(trials: pd.DataFrame, objective: str, ax=None):
 def plot_best_so_far(trials: pd.DataFrame, objective: str, ax=None):
     """Objective by trial number with the running best, per architecture."""
     fig, ax = _axes(ax, figsize=(6, 3.5))
-    better = np.fmin.accumulate if objective == "val_loss" else np.fmax.accumulate
+    better = np.fmin.accumulate if objectives.direction(objective) == "min" else np.fmax.accumulate
     for architecture, part in trials.groupby("architecture", sort=False):
         part = part.assign(number=pd.to_numeric(part["trial_id"], errors="coerce")).sort_values("number")
         scores = part["objective"].where(part["status"] == "COMPLETED").astype(float).to_numpy()

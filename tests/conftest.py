@@ -66,8 +66,8 @@ TINY_OVERRIDES = {
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A finished run (data, 2-architecture sweep, retrain, baselines, report) on tiny data."""
-    from tuning.config import load_config
-    from tuning.pipeline import run_all
+    from rnnsweep.tuning.config import load_config
+    from rnnsweep.tuning.pipeline import run_all
 
     folder = tmp_path_factory.mktemp("tiny_run")
     data = write_csv(folder / "reviews.csv", make_reviews())

@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 from conftest import make_reviews, write_csv
 
-from tuning.cli import build_parser, main
+from rnnsweep.tuning.cli import build_parser, main
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 
 
 def rnnsweep(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "tuning", *args], capture_output=True, text=True, env=ENV, **kwargs)
+    return subprocess.run([sys.executable, "-m", "rnnsweep", *args], capture_output=True, text=True, env=ENV, **kwargs)
 
 
 def test_help_lists_every_option_with_defaults(capsys):
@@ -110,7 +110,7 @@ def test_sigkill_mid_trial_then_resume(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "tuning",
+        "rnnsweep",
         "tune",
         "--config",
         str(config),

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from conftest import make_reviews, write_csv
 
-from data_prep.clean import CleaningOptions, clean_text, load_stopwords
-from data_prep.config import resolve_preset
-from data_prep.errors import InputError
-from data_prep.prepare import build_rows, load_prepared, prepare_data
-from data_prep.sources import extract_default_dataset
-from data_prep.vectorize import build_vocabulary, encode
+from rnnsweep.data_prep.clean import CleaningOptions, clean_text, load_stopwords
+from rnnsweep.data_prep.config import resolve_preset
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.prepare import build_rows, load_prepared, prepare_data
+from rnnsweep.data_prep.sources import extract_default_dataset
+from rnnsweep.data_prep.vectorize import build_vocabulary, encode
 
 
 def config(**values):
@@ -368,3 +368,19 @@ def test_rt_polarity_shared(shared_data):
         pytest.skip(f"{folder} not found")
     rows, names, stats = build_rows(config(preset="rt-polarity", path=str(folder)))
     assert stats["rows_read"] == 10662 and names == ["negative", "positive"]
+
+
+def test_cleaning_steps_are_data_keys_with_the_same_defaults():
+    """`CleaningOptions` is the one list of cleaning steps; the [data] keys follow it."""
+    import dataclasses
+
+    from rnnsweep.data_prep.config import DataConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(DataConfig)}
+    options = CleaningOptions()
+    assert {name: defaults.get(name) for name in CleaningOptions.step_names()} == {
+        name: getattr(options, name) for name in CleaningOptions.step_names()
+    }
+    assert CleaningOptions.from_config(CleaningOptions(stopwords=("a",)).to_config()) == CleaningOptions(
+        stopwords=("a",)
+    )

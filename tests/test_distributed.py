@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from conftest import make_reviews, write_csv
 
-from data_prep.errors import InputError
-from tuning import distributed
-from tuning.config import SearchConfig
-from tuning.distributed import free_ports, parse_role, resolve_workers
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.tuning import devices, distributed
+from rnnsweep.tuning.config import SearchConfig
+from rnnsweep.tuning.distributed import free_ports, parse_role, resolve_workers
 
 ENV = {
     **os.environ,
@@ -40,7 +40,7 @@ def setup_run(tmp_path) -> tuple[list[str], Path]:
     base = [
         sys.executable,
         "-m",
-        "tuning",
+        "rnnsweep",
         "tune",
         "--config",
         str(tmp_path / "sweep.toml"),
@@ -50,7 +50,7 @@ def setup_run(tmp_path) -> tuple[list[str], Path]:
         str(run_dir),
     ]
     prepared = subprocess.run(
-        [sys.executable, "-m", "tuning", "data", *base[4:]], capture_output=True, text=True, env=ENV, timeout=120
+        [sys.executable, "-m", "rnnsweep", "data", *base[4:]], capture_output=True, text=True, env=ENV, timeout=120
     )
     assert prepared.returncode == 0, prepared.stderr[-2000:]
     return base, run_dir
@@ -208,10 +208,11 @@ def test_sweep_killed_with_two_workers_resumes_in_one_process(tmp_path):
 
 def test_auto_workers(monkeypatch):
     monkeypatch.setattr(distributed, "available_cores", lambda: 8)
-    monkeypatch.setattr(distributed, "_visible_gpus", lambda: 0)
+    monkeypatch.setattr(devices, "visible_gpus", lambda: 0)
     search = SearchConfig(architectures=["lstm", "gru1"], max_trials=5)
     assert resolve_workers("auto", search) == distributed.AUTO_MAX_CPU_WORKERS == 4
     assert resolve_workers(3, search) == 3  # a number is taken as given
+    assert resolve_workers(None, search) == 4  # None is "auto"
     assert resolve_workers("auto", SearchConfig(architectures=["lstm"], max_trials=2)) == 2  # never more than trials
     assert resolve_workers("auto", SearchConfig(architectures=["lstm"], max_trials=1, tuner="hyperband")) == 4
     for one_process in ({"multi_gpu": True}, {"isolate_trials": True}):
@@ -219,14 +220,14 @@ def test_auto_workers(monkeypatch):
     assert resolve_workers("auto", search, tuner_options={"distribution_strategy": object()}) == 1
     monkeypatch.setattr(distributed, "available_cores", lambda: 1)
     assert resolve_workers("auto", search) == 1
-    monkeypatch.setattr(distributed, "_visible_gpus", lambda: 1)
+    monkeypatch.setattr(devices, "visible_gpus", lambda: 1)
     monkeypatch.setattr(distributed, "available_cores", lambda: 8)
     assert resolve_workers("auto", search) == 1  # one GPU: one process trains on it
-    monkeypatch.setattr(distributed, "_visible_gpus", lambda: 3)
+    monkeypatch.setattr(devices, "visible_gpus", lambda: 3)
     assert resolve_workers("auto", search) == 3  # one worker per GPU
 
 
-@pytest.mark.parametrize("workers", [0, -2, 1.5, "two", True, None])
+@pytest.mark.parametrize("workers", [0, -2, 1.5, "two", True])
 def test_bad_workers(workers):
     with pytest.raises(InputError, match=r"positive integer or 'auto'. Received: workers="):
         resolve_workers(workers, SearchConfig())

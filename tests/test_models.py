@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from data_prep.errors import InputError
-from models import ARCHITECTURES, ModelSpec, build_model, default_search_space, encode_targets, predict_proba
-from models.architectures import resolve_architectures
-from models.recurrent import KERAS_CELL_LAYERS
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.models import ARCHITECTURES, ModelSpec, build_model, default_search_space, encode_targets, predict_proba
+from rnnsweep.models.architectures import resolve_architectures
+from rnnsweep.models.recurrent import KERAS_CELL_LAYERS
 
 SPEC = ModelSpec(vocab_size=50, sequence_length=12, num_classes=5)
 PINNED = {"units": 8, "dropout": 0.1, "learning_rate": 1e-2}
@@ -93,7 +93,7 @@ def test_recurrent_layers_stay_cudnn_eligible(name):
 @pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_recurrent_layers_equal_keras_with_and_without_padding(cell, bidirectional):
-    from models import recurrent
+    from rnnsweep.models import recurrent
 
     def model(layer_class, mask_zero=True):
         layer = layer_class(6, return_sequences=False)
@@ -225,7 +225,7 @@ def test_keras_auc_agrees_with_scikit_learn(num_classes):
     logits = rng.normal(size=(n, num_classes)) + 1.2 * np.eye(num_classes)[y]
     proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     model = keras.Sequential([keras.Input((num_classes,)), keras.layers.Identity()])
-    from models.head import compile_for_classes
+    from rnnsweep.models.head import compile_for_classes
 
     compile_for_classes(model, num_classes=num_classes, learning_rate=1e-3)
     inputs = proba[:, 1:] if num_classes == 2 else proba

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data_prep.errors import InputError
+from rnnsweep.data_prep.errors import InputError
 
 METRIC_KEYS = {
     "accuracy",
@@ -76,11 +76,11 @@ def test_baselines_have_every_metric(tiny_run):
 
 def test_retrain_restores_the_best_epoch(tiny_run, tmp_path):
     """With early stopping on val_loss, the saved model has the best epoch's weights."""
-    from data_prep.prepare import load_prepared
-    from models.head import encode_targets
-    from tuning.config import load_run_config
-    from tuning.retrain import fit_one
-    from tuning.trials import read_trials
+    from rnnsweep.data_prep.layout import read_trials
+    from rnnsweep.data_prep.prepare import load_prepared
+    from rnnsweep.models.head import encode_targets
+    from rnnsweep.tuning.config import load_run_config
+    from rnnsweep.tuning.retrain import fit_one
 
     config = load_run_config(tiny_run, {"retrain": {"epochs": 6, "patience": 1}})
     data = load_prepared(tiny_run)
@@ -101,9 +101,9 @@ def test_retrain_restores_the_best_epoch(tiny_run, tmp_path):
 def test_several_seeds_keep_their_average_or_the_best_seed(tiny_run, tmp_path, ensemble):
     import keras
 
-    from data_prep.prepare import load_prepared
-    from tuning.config import load_run_config
-    from tuning.retrain import retrain_best
+    from rnnsweep.data_prep.prepare import load_prepared
+    from rnnsweep.tuning.config import load_run_config
+    from rnnsweep.tuning.retrain import retrain_best
 
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_run, run_dir)
@@ -136,7 +136,7 @@ def test_several_seeds_keep_their_average_or_the_best_seed(tiny_run, tmp_path, e
 def test_export_round_trips_in_a_fresh_process(tiny_run, tmp_path):
     import tensorflow as tf
 
-    from tuning.export import load_text_model
+    from rnnsweep.tuning.export import load_text_model
 
     export = tiny_run / "models" / "gru1" / "export.keras"
     texts = ["Awful cheap fabric, I can't wear it!", "lovely soft <b>perfect</b> dress", "okay plain"]
@@ -157,19 +157,11 @@ def test_export_cleans_like_the_data_stage(tiny_run):
     """The export's string ops give the same cleaned text as data_prep's Python."""
     import tensorflow as tf
 
-    from data_prep.clean import CleaningOptions, clean_text
-    from tuning.export import TextCleaning
+    from rnnsweep.data_prep.clean import CleaningOptions, clean_text
+    from rnnsweep.tuning.export import TextCleaning
 
     options = CleaningOptions(stopwords=("the", "is", "a"))
-    layer = TextCleaning(
-        {
-            **{
-                k: getattr(options, k)
-                for k in ("strip_html", "remove_urls", "lowercase", "expand_contractions", "letters_only")
-            },
-            "stopwords": list(options.stopwords),
-        }
-    )
+    layer = TextCleaning(options.to_config())
     texts = ["I <i>can't</i> say it's THE best!", "See www.shop.com/x now; won't   return", "Café 10/10 a+"]
     got = [t.decode() for t in layer(tf.constant(texts)).numpy()]
     assert got == [clean_text(t, options) for t in texts]
@@ -178,7 +170,7 @@ def test_export_cleans_like_the_data_stage(tiny_run):
 def test_model_predictions_match_saved_predictions(tiny_run):
     import tensorflow as tf
 
-    from tuning.export import load_text_model
+    from rnnsweep.tuning.export import load_text_model
 
     rows = pd.read_csv(tiny_run / "data" / "rows.csv", keep_default_na=False)
     saved = pd.read_csv(tiny_run / "models" / "gru1" / "predictions.csv")
@@ -191,7 +183,7 @@ def test_model_predictions_match_saved_predictions(tiny_run):
 
 
 def test_predict_csv_and_bad_inputs(tiny_run, tmp_path):
-    from tuning.predict import predict_file, predict_texts
+    from rnnsweep.tuning.predict import predict_file, predict_texts
 
     export = tiny_run / "models" / "gru1" / "export.keras"
     source = tmp_path / "new.csv"
@@ -226,7 +218,7 @@ class _Collector(HTMLParser):
 
 
 def test_report_sections_images_and_escaping(tiny_run, tmp_path):
-    from reports import build_report
+    from rnnsweep.reports import build_report
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
@@ -266,7 +258,7 @@ def test_report_sections_images_and_escaping(tiny_run, tmp_path):
 
 
 def test_report_never_retrains(tiny_run, tmp_path):
-    from reports import build_report
+    from rnnsweep.reports import build_report
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
@@ -275,7 +267,7 @@ def test_report_never_retrains(tiny_run, tmp_path):
     assert before == {p: p.stat().st_mtime_ns for p in (run / "models").rglob("*")}
 
 
-from reports.browser import find_chromium  # noqa: E402
+from rnnsweep.reports.browser import find_chromium  # noqa: E402
 
 CHROMIUM = find_chromium()
 
@@ -283,7 +275,7 @@ CHROMIUM = find_chromium()
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed: apt-get install chromium (Debian) to run this")
 def test_report_in_headless_chromium(tiny_run, tmp_path):
     """The report loads in a real browser: no console errors, every image decoded."""
-    from reports.browser import check_report
+    from rnnsweep.reports.browser import check_report
 
     result = check_report(tiny_run / "report" / "index.html", screenshot=tmp_path / "report.png")
     assert result["console_errors"] == []

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from test_tuning import prepared_run
 
-from tuning.config import save_config
-from tuning.search import run_search
-from tuning.stopping import MedianStopping
-from tuning.trials import CURVE_FILE, read_curve
+from rnnsweep.tuning.config import save_config
+from rnnsweep.tuning.search import run_search
+from rnnsweep.tuning.stopping import MedianStopping
+from rnnsweep.tuning.trials import CURVE_FILE, read_curve
 
 
 def finished_trial(project, trial_id, values, status="COMPLETED"):

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from conftest import TINY_OVERRIDES
 
-from data_prep.errors import InputError
-from data_prep.prepare import prepare_data
-from tuning.config import load_config, open_run
-from tuning.search import run_search
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.prepare import prepare_data
+from rnnsweep.tuning.config import load_config, open_run
+from rnnsweep.tuning.search import run_search
 
 
 def tiny_config(csv, **search):
@@ -60,7 +60,7 @@ def test_tiny_sweep_per_tuner(tmp_path, tiny_csv, tuner):
         # The project stays loadable by plain keras-tuner, given the same builder.
         import functools
 
-        from models import ARCHITECTURES, ModelSpec, build_model, default_search_space
+        from rnnsweep.models import ARCHITECTURES, ModelSpec, build_model, default_search_space
 
         builder = functools.partial(
             build_model,
@@ -109,7 +109,7 @@ def test_changed_settings_are_refused(tmp_path, tiny_csv):
 def diverge_at_huge_rates(patch):
     """Models compiled with a learning rate above 1 get NaN output weights: a diverged model
     whose loss is NaN from the first batch (a huge rate alone does not reliably give NaN)."""
-    import models.builders as builders
+    import rnnsweep.models.builders as builders
 
     original = builders.compile_for_classes
 
@@ -131,7 +131,7 @@ def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path, tiny_csv):
         space={"units": [8, 3], "learning_rate": [1e-2, 1e30], "dropout": [0.0]},
         max_consecutive_failures=10,
     )
-    import models.builders as builders
+    import rnnsweep.models.builders as builders
 
     original = builders.recurrent_layer
 
@@ -153,7 +153,7 @@ def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path, tiny_csv):
     assert failed["reason"].str.contains("non-finite loss").any()
     completed = table[table["status"] == "COMPLETED"]
     assert len(completed) == 1 and math.isfinite(completed["objective"].iloc[0])
-    from tuning.search import best_trials
+    from rnnsweep.tuning.trials import best_trials
 
     assert (best_trials(table, objective="val_auc")["status"] == "COMPLETED").all()
 
@@ -175,7 +175,7 @@ def test_consecutive_failures_stop_the_sweep(tmp_path, tiny_csv, monkeypatch):
 def test_isolated_trials_run_one_process_each(tmp_path, tiny_csv, monkeypatch):
     import subprocess
 
-    import tuning.search as search_module
+    import rnnsweep.tuning.trial_process as trial_process
 
     calls = []
     real_run = subprocess.run
@@ -184,14 +184,14 @@ def test_isolated_trials_run_one_process_each(tmp_path, tiny_csv, monkeypatch):
         calls.append(command)
         return real_run(command, *args, **kwargs)
 
-    monkeypatch.setattr(search_module.subprocess, "run", counting_run)
+    monkeypatch.setattr(trial_process.subprocess, "run", counting_run)
     config, run_dir = prepared_run(
         tmp_path, tiny_csv, max_trials=2, isolate_trials=True, space={"units": [8, 16], "learning_rate": [1e-2]}
     )
     table = run_search(run_dir, config)
     assert len(table) == 2 and (table["status"] == "COMPLETED").all()
     assert [c[-1] for c in calls] == ["1", "2"]
-    assert all(c[1:4] == ["-P", "-m", "tuning.worker"] for c in calls)
+    assert all(c[1:4] == ["-P", "-m", "rnnsweep.tuning.trial_process"] for c in calls)
 
 
 def test_multi_gpu_needs_two_gpus(tmp_path, tiny_csv):
@@ -241,7 +241,7 @@ def test_config_file_and_flag_precedence(tmp_path):
 
 
 def test_length_buckets_cover_every_row_once():
-    from tuning.inputs import LengthBucketedBatches
+    from rnnsweep.tuning.inputs import LengthBucketedBatches
 
     rng = np.random.default_rng(0)
     x = np.zeros((103, 40), dtype="int32")
@@ -260,7 +260,7 @@ def test_length_buckets_cover_every_row_once():
 
 
 def test_tf_dataset_serves_the_same_batches_and_reshuffles_each_pass():
-    from tuning.inputs import LengthBucketedBatches, bucketed_tf_dataset
+    from rnnsweep.tuning.inputs import LengthBucketedBatches, bucketed_tf_dataset
 
     rng = np.random.default_rng(0)
     x = np.zeros((70, 30), dtype="int32")
@@ -289,7 +289,7 @@ def test_tf_dataset_serves_the_same_batches_and_reshuffles_each_pass():
 
 
 def test_recurrent_thread_settings(monkeypatch):
-    from tuning.threads import recurrent_thread_settings, use_recurrent_thread_settings
+    from rnnsweep.tuning.threads import configure_threads, recurrent_thread_settings
 
     assert recurrent_thread_settings(2) == {
         "TF_NUM_INTRAOP_THREADS": "1",
@@ -299,16 +299,52 @@ def test_recurrent_thread_settings(monkeypatch):
     assert recurrent_thread_settings(0)["TF_NUM_INTEROP_THREADS"] == "1"
     monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "7")  # a value the user set wins
     monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
-    use_recurrent_thread_settings()
+    configure_threads()
     assert os.environ["TF_NUM_INTEROP_THREADS"] == "7"
     assert os.environ["TF_NUM_INTRAOP_THREADS"] == "1"
 
 
-def test_importing_tuning_sets_thread_variables_before_tensorflow():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_NUM_")}
-    code = (
-        "import tuning, tensorflow as tf, os; tf.constant(1);"
-        "print(os.environ['TF_NUM_INTRAOP_THREADS'], os.environ['TF_NUM_INTEROP_THREADS'])"
+IMPORT_EVERYTHING = (
+    "import os, json; before = dict(os.environ);"
+    "import rnnsweep, rnnsweep.tuning.cli, rnnsweep.tuning.pipeline, rnnsweep.reports.build, rnnsweep.tuning.search;"
+    "rnnsweep.run_all, rnnsweep.load_config;"
+    "print(json.dumps({k: v for k, v in os.environ.items() if before.get(k) != v}))"
+)
+
+
+def test_importing_rnnsweep_changes_no_environment_variable():
+    # Without the variables rnnsweep's entry points set, so that setting one would show.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "OMP_", "KERAS"))}
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_EVERYTHING], capture_output=True, text=True, check=True, env=env
     )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["1", str(len(os.sched_getaffinity(0)))]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {}
+
+
+def test_the_command_sets_thread_variables_before_tensorflow(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_NUM_", "OMP_NUM"))}
+    code = (
+        "import os, sys; from rnnsweep.tuning.cli import main; main(['report', 'nowhere']);"
+        "import tensorflow as tf; tf.constant(1);"
+        "print(*(os.environ[k] for k in ('TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'OMP_NUM_THREADS')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert out.stdout.split() == ["1", str(len(os.sched_getaffinity(0))), "1"]
+
+
+def test_workers_get_their_share_of_threads_and_keep_the_users_values(monkeypatch):
+    from rnnsweep.tuning import distributed, threads
+
+    for key in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(threads, "_defaulted", set())
+    monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "5")  # the user's own
+    assert threads.configure_threads(cores=8) == {"TF_NUM_INTRAOP_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    env = distributed._thread_env(2, None)
+    assert env["TF_NUM_INTEROP_THREADS"] == "5"  # the user's value, not the worker's share of 2
+    assert env["TF_NUM_INTRAOP_THREADS"] == "1"
+    monkeypatch.delenv("TF_NUM_INTEROP_THREADS")
+    threads.configure_threads(cores=8)  # now rnnsweep's own default for the launcher: 8
+    assert distributed._thread_env(2, None)["TF_NUM_INTEROP_THREADS"] == "2"  # the worker's share wins over it

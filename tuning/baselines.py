@@ -13,11 +13,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
-from data_prep.files import write_atomically
-from data_prep.prepare import SPLITS, load_prepared
-from tuning.evaluation import classification_metrics
+from rnnsweep.data_prep.files import write_atomically
+from rnnsweep.data_prep.layout import RunLayout
+from rnnsweep.data_prep.prepare import SPLITS, PreparedData, load_prepared
+from rnnsweep.tuning.evaluation import classification_metrics
 
-logger = logging.getLogger("rnnsweep")
+logger = logging.getLogger(__name__)
 
 
 def baseline_models(seed: int = 0) -> dict:
@@ -34,17 +35,21 @@ def baseline_models(seed: int = 0) -> dict:
     }
 
 
-def run_baselines(run_dir: Path) -> dict:
+def run_baselines(run_dir: Path, *, data: PreparedData | None = None) -> dict:
     """Fit every baseline on the training split and score it on all three splits.
 
     Reads `RUN_DIR/data`; writes `RUN_DIR/baselines/metrics.json`:
     {baseline: {split: metrics}} (see `classification_metrics`).
 
+    Args:
+        run_dir: The run directory (data stage done).
+        data: The run's prepared data (default None: read from `RUN_DIR/data`).
+
     Returns:
         The metrics dict.
     """
-    run_dir = Path(run_dir)
-    data = load_prepared(run_dir)
+    layout = RunLayout(run_dir)
+    data = load_prepared(run_dir) if data is None else data
     texts = {s: data.rows.loc[data.rows["split"] == s, "clean_text"].tolist() for s in SPLITS}
     results = {}
     for name, model in baseline_models().items():
@@ -60,7 +65,6 @@ def run_baselines(run_dir: Path) -> dict:
             test["f1_weighted"],
             f"{test['auc_macro']:.4f}" if test["auc_macro"] is not None else "n/a",
         )
-    folder = run_dir / "baselines"
-    folder.mkdir(exist_ok=True)
-    write_atomically(folder / "metrics.json", json.dumps(results, indent=1))
+    layout.baselines.mkdir(exist_ok=True)
+    write_atomically(layout.baseline_metrics, json.dumps(results, indent=1))
     return results

@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import os
 import sys
 from pathlib import Path
 
-from data_prep.config import LABEL_SCHEMES, PRESETS
-from data_prep.errors import InputError
+from rnnsweep.data_prep.config import LABEL_SCHEMES, PRESETS
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.layout import RunLayout
+from rnnsweep.models.objective import OBJECTIVES
+from rnnsweep.tuning.config import TUNERS, RetrainConfig, SearchConfig
+from rnnsweep.tuning.distributed import DEFAULT_MAX_WORKER_RESTARTS
+from rnnsweep.tuning.threads import configure_threads
 
 logger = logging.getLogger("rnnsweep")
+
+
+def _defaults(section) -> dict:
+    """A config section's field defaults, so help texts never restate them."""
+    return {
+        field.name: field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        for field in dataclasses.fields(section)
+    }
+
+
+SEARCH, RETRAIN = _defaults(SearchConfig), _defaults(RetrainConfig)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -44,14 +62,18 @@ def _search_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--architectures",
         metavar="NAME[,NAME...]",
-        help="architectures to sweep (default: lstm,gru1,gru2,gru4,simple_rnn,bilstm)",
+        help=f"architectures to sweep (default: {','.join(SEARCH['architectures'])})",
     )
-    group.add_argument("--tuner", choices=["random", "hyperband", "bayesian"], help="tuner (default: random)")
-    group.add_argument("--objective", choices=["val_auc", "val_loss", "val_accuracy"], help="(default: val_auc)")
-    group.add_argument("--max-trials", type=int, metavar="N", help="trials per architecture (default: 2)")
-    group.add_argument("--epochs", type=int, metavar="N", help="epochs per trial (default: 1)")
-    group.add_argument("--batch-size", type=int, metavar="N", help="batch size (default: 32)")
-    group.add_argument("--seed", type=int, help="seed for the tuner and weights (default: 42)")
+    group.add_argument("--tuner", choices=TUNERS, help=f"tuner (default: {SEARCH['tuner']})")
+    group.add_argument(
+        "--objective", choices=OBJECTIVES, help=f"validation score to rank trials by (default: {SEARCH['objective']})"
+    )
+    group.add_argument(
+        "--max-trials", type=int, metavar="N", help=f"trials per architecture (default: {SEARCH['max_trials']})"
+    )
+    group.add_argument("--epochs", type=int, metavar="N", help=f"epochs per trial (default: {SEARCH['epochs']})")
+    group.add_argument("--batch-size", type=int, metavar="N", help=f"batch size (default: {SEARCH['batch_size']})")
+    group.add_argument("--seed", type=int, help=f"seed for the tuner and weights (default: {SEARCH['seed']})")
     group.add_argument(
         "--tensorboard", action="store_true", default=None, help="log trials for TensorBoard's HParams dashboard"
     )
@@ -68,7 +90,7 @@ def _search_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--max-worker-restarts",
         type=int,
-        default=3,
+        default=DEFAULT_MAX_WORKER_RESTARTS,
         metavar="N",
         help="with --workers: restarts allowed per dead worker",
     )
@@ -93,24 +115,27 @@ def _retrain_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> None
         dest="top",
         type=int,
         metavar="K",
-        help="retrain the K best trials overall; 0: the best of each architecture (default: 0)",
+        help=f"retrain the K best trials overall; 0: the best of each architecture (default: {RETRAIN['top']})",
     )
     group.add_argument(
         f"--{prefix}epochs",
         dest="retrain_epochs",
         type=int,
         metavar="N",
-        help="most epochs when retraining (default: 4)",
+        help=f"most epochs when retraining (default: {RETRAIN['epochs']})",
     )
     group.add_argument(
         f"--{prefix}patience",
         dest="patience",
         type=int,
         metavar="N",
-        help="early-stopping patience on val_loss (default: 2)",
+        help=f"early-stopping patience on {RETRAIN['monitor']} (default: {RETRAIN['patience']})",
     )
     group.add_argument(
-        f"--{prefix}seeds", dest="seeds", metavar="S[,S...]", help="one retraining per seed (default: 42)"
+        f"--{prefix}seeds",
+        dest="seeds",
+        metavar="S[,S...]",
+        help=f"one retraining per seed (default: {','.join(map(str, RETRAIN['seeds']))})",
     )
     group.add_argument(
         f"--{prefix}no-ensemble",
@@ -196,48 +221,52 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def _run_dir(args, config) -> Path:
-    from tuning.config import default_run_dir
+    from rnnsweep.tuning.config import default_run_dir
 
     return Path(args.output) if args.output else default_run_dir(config, args.name)
 
 
 def dispatch(args: argparse.Namespace) -> int:
     """Call the library function behind `args.command`."""
-    from tuning import pipeline
-    from tuning.config import load_config
+    from rnnsweep.tuning import pipeline
+    from rnnsweep.tuning.config import load_config
 
     overrides = _overrides(args)
-    workers = "auto" if getattr(args, "workers", None) is None else args.workers
     if args.command in ("data", "tune", "run"):
         config = load_config(args.config, {k: v for k, v in overrides.items() if v})
         run_dir = _run_dir(args, config)
         if args.command == "data":
             pipeline.data_stage(config, run_dir, overwrite=args.overwrite)
-            print(run_dir / "data" / "summary.json")
+            print(RunLayout(run_dir).summary)
         elif args.command == "tune":
-            from tuning.distributed import parse_role
+            from rnnsweep.tuning.distributed import parse_role
 
-            role = parse_role(args.role, args.oracle, args.worker_id)
-            if role and args.workers is not None:
-                raise InputError("--workers starts its own chief and workers; leave out --role")
             pipeline.tune_stage(
                 config,
                 run_dir,
                 overwrite=args.overwrite,
-                role=role,
-                workers=workers,
+                role=parse_role(args.role, args.oracle, args.worker_id),
+                workers=args.workers,
                 max_worker_restarts=args.max_worker_restarts,
             )
-            print(run_dir / "trials.csv")
+            print(RunLayout(run_dir).trials_csv)
         else:
-            print(pipeline.run_all(config, run_dir, overwrite=args.overwrite, workers=workers))
+            print(
+                pipeline.run_all(
+                    config,
+                    run_dir,
+                    overwrite=args.overwrite,
+                    workers=args.workers,
+                    max_worker_restarts=args.max_worker_restarts,
+                )
+            )
     elif args.command == "retrain":
         pipeline.retrain_stage(Path(args.run_dir), {"retrain": overrides["retrain"]} if overrides["retrain"] else None)
-        print(Path(args.run_dir) / "models")
+        print(RunLayout(args.run_dir).models)
     elif args.command == "report":
         print(pipeline.report_stage(Path(args.run_dir)))
     elif args.command == "predict":
-        from tuning.predict import predict_file, predict_texts
+        from rnnsweep.tuning.predict import predict_file, predict_texts
 
         if bool(args.texts) == bool(args.input):
             raise InputError("pass either texts or --input FILE (one of them)")
@@ -268,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
         130 when interrupted.
     """
     args = build_parser().parse_args(argv)
+    # Set before anything imports TensorFlow, which reads these when its runtime starts:
+    # its C++ start-up chatter hides rnnsweep's own lines, and recurrent training is
+    # faster with one thread per op (both leave values the user set alone).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    configure_threads()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter("%(message)s"))
     logger.handlers[:] = [handler]

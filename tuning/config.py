@@ -9,14 +9,15 @@ from pathlib import Path
 
 import tomli_w
 
-from data_prep.config import DataConfig, resolve_preset
-from data_prep.errors import InputError, check_one_of, check_positive_int
-from data_prep.files import write_atomically
-from models.architectures import ARCHITECTURES, resolve_architectures
-from models.search_space import default_search_space
+from rnnsweep.data_prep.config import DataConfig, resolve_preset
+from rnnsweep.data_prep.errors import InputError, check_one_of, check_positive_int
+from rnnsweep.data_prep.files import write_atomically
+from rnnsweep.data_prep.layout import RunLayout
+from rnnsweep.models.architectures import ARCHITECTURES, resolve_architectures
+from rnnsweep.models.objective import OBJECTIVES
+from rnnsweep.models.search_space import default_search_space
 
 TUNERS = ("random", "hyperband", "bayesian")
-OBJECTIVES = ("val_auc", "val_loss", "val_accuracy")
 
 
 @dataclasses.dataclass
@@ -131,7 +132,7 @@ class RetrainConfig:
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_positive_int("patience", self.patience)
-        check_one_of("monitor", self.monitor, ("val_loss", "val_auc", "val_accuracy"))
+        check_one_of("monitor", self.monitor, OBJECTIVES)
         if not self.seeds:
             raise InputError("seeds must list at least one seed, e.g. seeds = [42]")
 
@@ -272,7 +273,7 @@ def check_same_settings(run_dir: Path, config: Config) -> None:
         InputError: `RUN_DIR/config.toml` differs in [data] or [search]; names the
             keys and the two ways out.
     """
-    path = Path(run_dir) / "config.toml"
+    path = RunLayout(run_dir).config
     if not path.is_file():
         return
     saved = tomllib.loads(path.read_text())
@@ -292,14 +293,16 @@ def open_run(run_dir: Path, config: Config, *, overwrite: bool = False) -> Path:
         InputError: The saved settings differ and `overwrite` is False.
     """
     run_dir = Path(run_dir)
+    layout = RunLayout(run_dir)
     if overwrite:
-        for name in ("data", "search", "models", "baselines", "report", "tensorboard"):
-            shutil.rmtree(run_dir / name, ignore_errors=True)
-        for name in ("trials.csv", "trials.json", "config.toml"):
-            (run_dir / name).unlink(missing_ok=True)
+        for path in layout.generated():
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
     check_same_settings(run_dir, config)
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, run_dir / "config.toml")
+    save_config(config, layout.config)
     return run_dir
 
 
@@ -309,7 +312,7 @@ def load_run_config(run_dir: Path, overrides: dict | None = None) -> Config:
     Raises:
         InputError: No run in `run_dir`.
     """
-    path = Path(run_dir) / "config.toml"
+    path = RunLayout(run_dir).config
     if not path.is_file():
         raise InputError(f"{run_dir}: no config.toml, so no run there; check the path or run `rnnsweep run` first")
     return load_config(path, overrides)

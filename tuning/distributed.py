@@ -18,10 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-from data_prep.errors import InputError
-from tuning.threads import available_cores, recurrent_thread_settings
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.tuning.threads import available_cores, recurrent_thread_settings, user_thread_settings
 
-logger = logging.getLogger("rnnsweep")
+logger = logging.getLogger(__name__)
 
 ENV_KEYS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 LAUNCHER_PID = "RNNSWEEP_LAUNCHER_PID"
@@ -30,6 +30,7 @@ LAUNCHER_PID = "RNNSWEEP_LAUNCHER_PID"
 # copy of the data (about 0.8 GB on the clothing reviews), and parallel workers were
 # measured only on 2 cores (BENCHMARKS.md); more is one `--workers N` away.
 AUTO_MAX_CPU_WORKERS = 4
+DEFAULT_MAX_WORKER_RESTARTS = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +118,7 @@ def free_ports(count: int, host: str = "127.0.0.1") -> int:
     raise InputError(f"found no {count} consecutive free ports on {host}; pass --oracle HOST:PORT")
 
 
-def resolve_workers(workers: int | str, search, *, tuner_options: dict | None = None) -> int:
+def resolve_workers(workers: int | str | None, search, *, tuner_options: dict | None = None) -> int:
     """How many local worker processes a sweep runs; 1 means a single process.
 
     "auto" runs one worker per GPU when there are several GPUs, one process when there is
@@ -128,7 +129,7 @@ def resolve_workers(workers: int | str, search, *, tuner_options: dict | None = 
     `isolate_trials`, `tuner_options`).
 
     Args:
-        workers: A number of workers (>= 1) or "auto".
+        workers: A number of workers (>= 1), or "auto" (None means "auto").
         search: The sweep's `SearchConfig`.
         tuner_options: Extra tuner arguments; they cannot cross processes (default None).
 
@@ -138,7 +139,7 @@ def resolve_workers(workers: int | str, search, *, tuner_options: dict | None = 
     Raises:
         InputError: `workers` is neither a positive integer nor "auto".
     """
-    if workers != "auto":
+    if workers is not None and workers != "auto":
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InputError(
                 f"workers must be a positive integer or 'auto'. Received: workers={workers!r}; "
@@ -147,7 +148,9 @@ def resolve_workers(workers: int | str, search, *, tuner_options: dict | None = 
         return workers
     if search.multi_gpu or search.isolate_trials or tuner_options:
         return 1
-    wanted = _visible_gpus() or min(available_cores(), AUTO_MAX_CPU_WORKERS)
+    from rnnsweep.tuning.devices import visible_gpus  # imports Keras: only when it must count GPUs
+
+    wanted = visible_gpus() or min(available_cores(), AUTO_MAX_CPU_WORKERS)
     if search.tuner != "hyperband":  # Hyperband's trial count is not max_trials
         wanted = min(wanted, search.max_trials * len(search.architectures))
     return max(1, wanted)
@@ -172,36 +175,13 @@ def exit_with_launcher() -> None:
 
 
 def _thread_env(threads: int, gpu: int | None) -> dict:
+    """A child's environment: its share of the threads, unless the user set their own."""
     env = dict(os.environ)
     env[LAUNCHER_PID] = str(os.getpid())
-    env.update(recurrent_thread_settings(threads))
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.update({**recurrent_thread_settings(threads), **user_thread_settings()})
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)
     return env
-
-
-def _visible_gpus() -> int:
-    """GPUs the Keras backend sees (0 without a driver or a GPU build)."""
-    import keras
-
-    backend = keras.backend.backend()
-    try:
-        if backend == "jax":
-            # Asked in a child process: JAX claims most of a GPU's memory as soon as it
-            # looks at it, and this process may only launch the workers.
-            count = "import jax; print(sum(d.platform == 'gpu' for d in jax.devices()))"
-            result = subprocess.run([sys.executable, "-c", count], capture_output=True, text=True, timeout=120)
-            return int(result.stdout.split()[-1])
-        if backend == "torch":
-            import torch
-
-            return torch.cuda.device_count()
-        import tensorflow as tf
-
-        return len(tf.config.list_physical_devices("GPU"))
-    except Exception:  # noqa: BLE001 - a backend without a GPU build or driver reports none
-        return 0
 
 
 def _stop(processes) -> None:
@@ -219,7 +199,12 @@ def _stop(processes) -> None:
 
 
 def run_local_workers(
-    run_dir: Path, *, workers: int, architectures: int, max_restarts: int = 3, host: str = "127.0.0.1"
+    run_dir: Path,
+    *,
+    workers: int,
+    architectures: int,
+    max_restarts: int = DEFAULT_MAX_WORKER_RESTARTS,
+    host: str = "127.0.0.1",
 ) -> None:
     """Run a chief and `workers` worker processes on this machine until the sweep ends.
 
@@ -232,7 +217,7 @@ def run_local_workers(
         run_dir: A run directory whose config.toml and data are in place.
         workers: Worker processes (>= 1).
         architectures: How many architectures the sweep has (one port each).
-        max_restarts: Restarts allowed per worker (default 3).
+        max_restarts: Restarts allowed per worker (default `DEFAULT_MAX_WORKER_RESTARTS`, 3).
         host: Loopback address for the chief (default "127.0.0.1").
 
     Raises:
@@ -245,7 +230,7 @@ def run_local_workers(
         sys.executable,
         "-P",  # not the working directory first on sys.path: a models.py there would shadow ours
         "-m",
-        "tuning",
+        "rnnsweep",
         "tune",
         "--config",
         str(Path(run_dir) / "config.toml"),
@@ -254,7 +239,9 @@ def run_local_workers(
         "--oracle",
         f"{host}:{port}",
     ]
-    gpus = _visible_gpus()
+    from rnnsweep.tuning.devices import visible_gpus
+
+    gpus = visible_gpus()
     threads = max(1, available_cores() // workers)
 
     def start_worker(worker_id: int) -> subprocess.Popen:

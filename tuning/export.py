@@ -12,9 +12,9 @@ from pathlib import Path
 
 import keras
 
-from data_prep.clean import CleaningOptions
-from data_prep.errors import InputError
-from models.recurrent import PACKAGE  # importing it registers the recurrent layers saved models hold
+from rnnsweep.data_prep.clean import CleaningOptions
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.models.recurrent import PACKAGE  # importing it registers the recurrent layers saved models hold
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -29,7 +29,7 @@ class TextCleaning(keras.layers.Layer):
         kwargs.pop("trainable", None)  # always frozen; saved configs carry the key
         super().__init__(trainable=False, **kwargs)
         self.options = dict(options)
-        cleaning = CleaningOptions(**{**self.options, "stopwords": tuple(self.options.get("stopwords", ()))})
+        cleaning = CleaningOptions.from_config(self.options)
         self._pre_steps = cleaning.pre_steps()
         self._steps = cleaning.steps()
         self._lowercase = cleaning.lowercase
@@ -97,17 +97,7 @@ def build_text_model(
         A model from a (batch,) string tensor to (batch, classes) probabilities.
     """
     texts = keras.Input(shape=(), dtype="string", name="review_text")
-    cleaned = TextCleaning(
-        {
-            "strip_html": cleaning.strip_html,
-            "remove_urls": cleaning.remove_urls,
-            "lowercase": cleaning.lowercase,
-            "expand_contractions": cleaning.expand_contractions,
-            "letters_only": cleaning.letters_only,
-            "stopwords": list(cleaning.stopwords),
-        },
-        name="text_cleaning",
-    )(texts)
+    cleaned = TextCleaning(cleaning.to_config(), name="text_cleaning")(texts)
     vectorize = keras.layers.TextVectorization(
         standardize=None,
         split="whitespace",

@@ -7,6 +7,41 @@ import math
 import keras
 import numpy as np
 
+from rnnsweep.data_prep.prepare import PreparedData
+from rnnsweep.models.head import encode_targets
+from rnnsweep.models.spec import ModelSpec
+
+
+def model_spec(data: PreparedData, *, bucket_by_length: bool, trainable: bool = False) -> ModelSpec:
+    """The `ModelSpec` of prepared data (free sequence length when batches are bucketed)."""
+    return ModelSpec(
+        vocab_size=len(data.vocabulary),
+        sequence_length=None if bucket_by_length else data.sequence_length,
+        num_classes=data.num_classes,
+        embedding_matrix=data.embedding_matrix,
+        embedding_trainable=trainable,
+    )
+
+
+def fit_inputs(data: PreparedData, split: str, *, batch_size: int, bucket: bool, shuffle: bool, seed: int) -> dict:
+    """Keyword arguments for `fit` holding one split's inputs.
+
+    For validation, pass `x` alone (bucketed) or `(x, y)` as `validation_data`. Bucketed
+    batches come as a `tf.data` pipeline on TensorFlow and as a `PyDataset` on other
+    backends.
+    """
+    targets = encode_targets(data.y[split], data.num_classes)
+    if bucket:
+        batches = LengthBucketedBatches(data.x[split], targets, batch_size=batch_size, shuffle=shuffle, seed=seed)
+        inputs = bucketed_tf_dataset(batches) if keras.backend.backend() == "tensorflow" else batches
+        return {"x": inputs, "shuffle": False}  # the batches shuffle themselves; Keras would warn
+    return {"x": data.x[split], "y": targets, "batch_size": batch_size, "shuffle": shuffle}
+
+
+def validation_data(inputs: dict):
+    """`fit`'s `validation_data` from `fit_inputs(...)` of the validation split."""
+    return inputs["x"] if "y" not in inputs else (inputs["x"], inputs["y"])
+
 
 def default_width_step() -> int:
     """Batch widths are rounded up to a multiple of this: 1 on TensorFlow, whose traced

@@ -5,16 +5,23 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from data_prep.prepare import PreparedData, load_prepared, prepare_data
-from models.architectures import resolve_architectures
-from tuning.baselines import run_baselines
-from tuning.config import Config, check_same_settings, load_run_config, open_run
-from tuning.distributed import Role, exit_with_launcher, resolve_workers, run_local_workers
-from tuning.retrain import retrain_best
-from tuning.search import run_search
-from tuning.trials import read_trials
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.layout import RunLayout, read_trials
+from rnnsweep.data_prep.prepare import PreparedData, load_prepared, prepare_data
+from rnnsweep.models.architectures import resolve_architectures
+from rnnsweep.tuning.baselines import run_baselines
+from rnnsweep.tuning.config import Config, check_same_settings, load_run_config, open_run
+from rnnsweep.tuning.distributed import (
+    DEFAULT_MAX_WORKER_RESTARTS,
+    Role,
+    exit_with_launcher,
+    resolve_workers,
+    run_local_workers,
+)
+from rnnsweep.tuning.retrain import retrain_best
+from rnnsweep.tuning.search import run_search
 
-logger = logging.getLogger("rnnsweep")
+logger = logging.getLogger(__name__)
 
 
 def data_stage(config: Config, run_dir: Path, *, overwrite: bool = False) -> PreparedData:
@@ -43,8 +50,8 @@ def tune_stage(
     overwrite: bool = False,
     tuner_options: dict | None = None,
     role: Role | None = None,
-    workers: int | str = "auto",
-    max_worker_restarts: int = 3,
+    workers: int | str | None = None,
+    max_worker_restarts: int = DEFAULT_MAX_WORKER_RESTARTS,
 ):
     """Run or resume the sweep, preparing the data first if the run has none.
 
@@ -57,16 +64,23 @@ def tune_stage(
             trial on several GPUs (default None).
         role: Chief or worker of a distributed sweep (default None: alone).
         workers: Local worker processes: 1 sweeps in this process; N > 1 starts a chief
-            and N workers; "auto" (default) one worker per CPU core or GPU, see
-            `tuning.distributed.resolve_workers`. Ignored with `role`.
+            and N workers; "auto" one worker per CPU core or GPU, see
+            `rnnsweep.tuning.distributed.resolve_workers` (default None: "auto"; must
+            stay None with `role`).
         max_worker_restarts: With workers, restarts allowed per dead worker (default 3).
 
     Returns:
         The trials table.
 
     Raises:
-        InputError: Bad settings or data; a worker without prepared data.
+        InputError: Bad settings or data; `workers` given with `role`; a worker without
+            prepared data.
     """
+    if role is not None and workers is not None:
+        raise InputError(
+            f"workers starts its own chief and workers; leave it out with role. Received: workers={workers!r}, "
+            f"role={role.role!r}"
+        )
     if role is not None:
         exit_with_launcher()
     if role is not None and role.role == "worker":
@@ -76,7 +90,7 @@ def tune_stage(
         return run_search(run_dir, config, tuner_options=tuner_options, role=role)
     workers = 1 if role is not None else resolve_workers(workers, config.search, tuner_options=tuner_options)
     open_run(run_dir, config, overwrite=overwrite)
-    if not (Path(run_dir) / "data" / "summary.json").is_file():
+    if not RunLayout(run_dir).summary.is_file():
         data_stage(config, run_dir)
     if workers > 1:
         architectures = resolve_architectures(config.search.architectures, config.search.custom_architectures)
@@ -94,20 +108,27 @@ def retrain_stage(run_dir: Path, overrides: dict | None = None) -> dict:
     config = load_run_config(run_dir, overrides)
     if overrides:
         open_run(run_dir, config)
-    load_prepared(run_dir)  # fail early with the data stage's message
-    results = retrain_best(run_dir, config)
-    results["baselines"] = run_baselines(run_dir)
+    data = load_prepared(run_dir)  # read once, for every model and baseline
+    results = retrain_best(run_dir, config, data=data)
+    results["baselines"] = run_baselines(run_dir, data=data)
     return results
 
 
 def report_stage(run_dir: Path) -> Path:
     """Write `RUN_DIR/report/index.html` from saved artifacts; return its path."""
-    from reports.build import build_report
+    from rnnsweep.reports.build import build_report
 
     return build_report(run_dir)
 
 
-def run_all(config: Config, run_dir: Path, *, overwrite: bool = False, workers: int | str = "auto") -> Path:
+def run_all(
+    config: Config,
+    run_dir: Path,
+    *,
+    overwrite: bool = False,
+    workers: int | str | None = None,
+    max_worker_restarts: int = DEFAULT_MAX_WORKER_RESTARTS,
+) -> Path:
     """Every stage in order: data, tune, retrain (with baselines), report.
 
     Re-running after an interruption resumes the sweep; finished stages after it run again.
@@ -116,11 +137,13 @@ def run_all(config: Config, run_dir: Path, *, overwrite: bool = False, workers: 
         config: The sweep configuration.
         run_dir: The run directory.
         overwrite: Delete the run's earlier results first (default False).
-        workers: Local worker processes for the sweep, as in `tune_stage` (default "auto").
+        workers: Local worker processes for the sweep, as in `tune_stage` (default None:
+            "auto").
+        max_worker_restarts: With workers, restarts allowed per dead worker (default 3).
 
     Returns:
         The report's `index.html`.
     """
-    tune_stage(config, run_dir, overwrite=overwrite, workers=workers)
+    tune_stage(config, run_dir, overwrite=overwrite, workers=workers, max_worker_restarts=max_worker_restarts)
     retrain_stage(run_dir)
     return report_stage(run_dir)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data_prep.errors import InputError
-from data_prep.files import write_atomically
-from data_prep.sources import read_table_file
-from tuning.export import class_names_of, load_text_model
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.files import write_atomically
+from rnnsweep.data_prep.sources import read_table_file
+from rnnsweep.tuning.export import class_names_of, load_text_model
 
 
 def predict_texts(model_path: Path, texts: list[str], *, batch_size: int = 256) -> pd.DataFrame:

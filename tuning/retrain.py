@@ -13,42 +13,25 @@ import keras_tuner
 import numpy as np
 import pandas as pd
 
-from data_prep.errors import InputError
-from data_prep.files import write_atomically
-from data_prep.prepare import SPLITS, PreparedData, cleaning_options, load_prepared
-from models.architectures import resolve_architectures
-from models.builders import build_model
-from models.head import predict_proba
-from models.search_space import default_search_space
-from tuning.config import Config
-from tuning.evaluation import classification_metrics
-from tuning.export import build_text_model
-from tuning.search import FailOnNonFiniteLoss, best_trials, fit_inputs, model_spec
-from tuning.trials import read_trials
+from rnnsweep.data_prep import layout as files
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.files import write_atomically
+from rnnsweep.data_prep.layout import RunLayout, read_trials
+from rnnsweep.data_prep.prepare import SPLITS, PreparedData, cleaning_options, load_prepared
+from rnnsweep.models import objective as objectives
+from rnnsweep.models.architectures import resolve_architectures
+from rnnsweep.models.builders import build_model
+from rnnsweep.models.head import predict_proba
+from rnnsweep.models.search_space import default_search_space
+from rnnsweep.tuning.config import Config
+from rnnsweep.tuning.devices import training_device
+from rnnsweep.tuning.evaluation import classification_metrics
+from rnnsweep.tuning.export import build_text_model
+from rnnsweep.tuning.inputs import fit_inputs, model_spec, validation_data
+from rnnsweep.tuning.stopping import FailOnNonFiniteLoss
+from rnnsweep.tuning.trials import best_trials
 
-logger = logging.getLogger("rnnsweep")
-
-
-def training_device() -> str:
-    """The device Keras trains on, in words ("GPU (tensorflow): ..." or "CPU (...)")."""
-    backend = keras.backend.backend()
-    gpus: list = []
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-        elif backend == "jax":
-            import jax
-
-            gpus = [str(d) for d in jax.devices() if d.platform == "gpu"]
-        elif backend == "torch":
-            import torch
-
-            gpus = [torch.cuda.get_device_name(0)] if torch.cuda.is_available() else []
-    except Exception:  # noqa: BLE001 - a failed probe means no usable GPU
-        gpus = []
-    return f"GPU ({backend}): {gpus[0]}" if gpus else f"CPU ({backend})"
+logger = logging.getLogger(__name__)
 
 
 def hyperparameters_of(row: pd.Series) -> keras_tuner.HyperParameters:
@@ -84,7 +67,7 @@ def fit_one(config: Config, data: PreparedData, row: pd.Series, *, seed: int, ch
     keras.backend.clear_session()
     spec = model_spec(data, bucket_by_length=search.bucket_by_length, trainable=config.data.embeddings_trainable)
     model = build_model(hyperparameters_of(row), spec=spec, architecture=architecture, space=space)
-    mode = "min" if retrain.monitor == "val_loss" else "max"
+    mode = objectives.direction(retrain.monitor)
     callbacks = [
         FailOnNonFiniteLoss(),
         keras.callbacks.EarlyStopping(retrain.monitor, mode=mode, patience=retrain.patience, restore_best_weights=True),
@@ -95,7 +78,7 @@ def fit_one(config: Config, data: PreparedData, row: pd.Series, *, seed: int, ch
     validation = fit_inputs(data, "validation", batch_size=retrain.batch_size, bucket=bucket, shuffle=False, seed=0)
     history = model.fit(
         **train,
-        validation_data=validation["x"] if bucket else (validation["x"], validation["y"]),
+        validation_data=validation_data(validation),
         epochs=retrain.epochs,
         class_weight=data.class_weight,
         callbacks=callbacks,
@@ -107,17 +90,18 @@ def fit_one(config: Config, data: PreparedData, row: pd.Series, *, seed: int, ch
 def _best_monitor_value(history, monitor: str) -> float:
     """A fit's best value of `monitor`: the lowest loss, else the highest score."""
     series = np.asarray(history.history.get(monitor) or [np.nan], dtype=float)
-    return float(np.nanmin(series) if monitor == "val_loss" else np.nanmax(series))
+    return float(np.nanmin(series) if objectives.direction(monitor) == "min" else np.nanmax(series))
 
 
 def _history_dict(history, monitor: str) -> dict:
     values = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     series = values.get(monitor, [])
-    best = int(np.argmin(series) if monitor == "val_loss" else np.argmax(series)) if series else None
+    pick = np.argmin if objectives.direction(monitor) == "min" else np.argmax
+    best = int(pick(series)) if series else None
     return {"epochs": len(next(iter(values.values()), [])), "best_epoch": best, "monitor": monitor, "history": values}
 
 
-def retrain_best(run_dir: Path, config: Config) -> dict[str, dict]:
+def retrain_best(run_dir: Path, config: Config, *, data: PreparedData | None = None) -> dict[str, dict]:
     """Retrain the best trials of a run's sweep and evaluate them on every split.
 
     Each selected trial is trained once per seed in `[retrain] seeds`; with several seeds
@@ -133,6 +117,7 @@ def retrain_best(run_dir: Path, config: Config) -> dict[str, dict]:
     Args:
         run_dir: The run directory (data and search stages done).
         config: The sweep configuration.
+        data: The run's prepared data (default None: read from `RUN_DIR/data`).
 
     Returns:
         Metrics by model name.
@@ -141,7 +126,7 @@ def retrain_best(run_dir: Path, config: Config) -> dict[str, dict]:
         InputError: No trials table or no completed trial.
     """
     run_dir = Path(run_dir)
-    data = load_prepared(run_dir)
+    data = load_prepared(run_dir) if data is None else data
     table = read_trials(run_dir)
     chosen = best_trials(table, objective=config.search.objective, top=config.retrain.top)
     if chosen.empty:
@@ -156,7 +141,7 @@ def retrain_best(run_dir: Path, config: Config) -> dict[str, dict]:
         scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=run_dir))
         try:
             results[name] = _retrain_one(config, data, row, name, scratch, device)
-            target = run_dir / "models" / name
+            target = RunLayout(run_dir).model(name)
             target.parent.mkdir(exist_ok=True)
             if target.exists():
                 shutil.rmtree(target)
@@ -197,12 +182,12 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
         probabilities, metrics = _evaluate(model, data)
         seed, history = runs[0][0], runs[0][2]  # the curves shown are the first seed's
     else:
-        choose = min if retrain.monitor == "val_loss" else max
+        choose = min if objectives.direction(retrain.monitor) == "min" else max
         seed, model, history, probabilities, metrics = choose(
             runs, key=lambda run: _best_monitor_value(run[2], retrain.monitor)
         )
         kept_seeds = [seed]
-    model.save(folder / "model.keras")
+    model.save(folder / files.MODEL)
     options, _ = cleaning_options(config.data)
     text_model = build_text_model(
         model,
@@ -211,9 +196,9 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
         class_names=data.class_names,
         cleaning=options,
     )
-    text_model.save(folder / "export.keras")
+    text_model.save(folder / files.EXPORT)
     history_record = {**_history_dict(history, retrain.monitor), "seed": seed}
-    write_atomically(folder / "history.json", json.dumps(history_record, indent=1))
+    write_atomically(folder / files.HISTORY, json.dumps(history_record, indent=1))
     per_seed = {
         str(s): {
             **{k: m["test"][k] for k in ("accuracy", "f1_weighted", "f1_macro", "auc_macro")},
@@ -244,7 +229,7 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
         "class_names": data.class_names,
         **metrics,
     }
-    write_atomically(folder / "metrics.json", json.dumps(payload, indent=1))
+    write_atomically(folder / files.METRICS, json.dumps(payload, indent=1))
 
     frames = []
     for split in SPLITS:
@@ -260,7 +245,7 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
         for i, class_name in enumerate(data.class_names):
             frame[f"p_{class_name}"] = probabilities[split][:, i]
         frames.append(frame)
-    pd.concat(frames).to_csv(folder / "predictions.csv", index=False)
+    pd.concat(frames).to_csv(folder / files.PREDICTIONS, index=False)
     for path in folder.glob("checkpoint_seed*.keras"):
         if path.name not in {f"checkpoint_seed{kept}.keras" for kept in kept_seeds}:
             path.unlink()

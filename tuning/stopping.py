@@ -1,4 +1,4 @@
-"""Median stopping: end a trial early once it trails the finished trials of its sweep."""
+"""Callbacks that end training early: median stopping of trailing trials, and non-finite losses."""
 
 from __future__ import annotations
 
@@ -8,9 +8,27 @@ import statistics
 from pathlib import Path
 
 import keras
+import keras_tuner
 
-from data_prep.files import write_atomically
-from tuning.trials import CURVE_FILE, read_curve
+from rnnsweep.data_prep.files import write_atomically
+from rnnsweep.tuning.trials import CURVE_FILE, read_curve, trial_files
+
+
+class NonFiniteLossError(keras_tuner.errors.FailedTrialError):
+    """A trial's loss became NaN or infinite."""
+
+
+class FailOnNonFiniteLoss(keras.callbacks.Callback):
+    """Fail the trial (or retraining) when the loss stops being finite.
+
+    keras-tuner records a NaN-loss trial with a `val_auc` objective as COMPLETED with
+    AUC 0.0; raising `FailedTrialError` makes it FAILED with this reason instead.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise NonFiniteLossError(f"non-finite loss ({loss}) at batch {batch}")
 
 
 def _running_best(values: list[float], upto: int, direction: str) -> float:
@@ -25,12 +43,10 @@ def finished_curves(project_dir: Path, *, exclude: str) -> list[list[float]]:
     isolated sweep count as well.
     """
     curves = []
-    for trial_json in Path(project_dir).glob("trial_*/trial.json"):
-        if trial_json.parent.name == f"trial_{exclude}":
+    for trial in trial_files(project_dir):
+        if trial["trial_id"] == exclude or trial["status"] != "COMPLETED":
             continue
-        if json.loads(trial_json.read_text()).get("status") != "COMPLETED":
-            continue
-        curve = read_curve(trial_json.parent)
+        curve = read_curve(Path(project_dir) / f"trial_{trial['trial_id']}")
         if curve and curve["values"]:
             curves.append(curve["values"])
     return curves

@@ -6,13 +6,31 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from data_prep.errors import InputError
-from data_prep.files import write_atomically
+from rnnsweep.data_prep.files import write_atomically
+from rnnsweep.data_prep.layout import RunLayout
+from rnnsweep.models import objective as objectives
 
 DURATION_FILE = "rnnsweep_duration.json"
 CURVE_FILE = "rnnsweep_curve.json"  # written by tuning.stopping.MedianStopping
+ENDED = ("COMPLETED", "FAILED", "INVALID")
+
+
+def trial_files(project_dir: Path) -> list[dict]:
+    """The `trial.json` of every trial of a keras-tuner project folder, by trial id."""
+    return [json.loads(path.read_text()) for path in sorted(Path(project_dir).glob("trial_*/trial.json"))]
+
+
+def finished_trials(project_dir: Path) -> int:
+    """Trials of a project that ended (completed, failed or invalid)."""
+    return sum(trial["status"] in ENDED for trial in trial_files(project_dir))
+
+
+def completed_scores(project_dir: Path) -> list[float]:
+    """Objective values of a project's completed trials."""
+    return [t["score"] for t in trial_files(project_dir) if t["status"] == "COMPLETED" and t["score"] is not None]
 
 
 def record_duration(trial_dir: Path, seconds: float) -> None:
@@ -41,11 +59,11 @@ def _finite(value):
 def read_project(project_dir: Path, architecture: str, objective: str) -> list[dict]:
     """One row per trial of a keras-tuner project folder, read from its `trial.json` files."""
     rows = []
-    for path in sorted(Path(project_dir).glob("trial_*/trial.json")):
-        trial = json.loads(path.read_text())
-        duration = path.parent / DURATION_FILE
+    for trial in trial_files(project_dir):
+        folder = Path(project_dir) / f"trial_{trial['trial_id']}"
+        duration = folder / DURATION_FILE
         metrics = trial.get("metrics", {}).get("metrics", {})
-        curve = read_curve(path.parent) or {}
+        curve = read_curve(folder) or {}
         row = {
             "architecture": architecture,
             "trial_id": trial["trial_id"],
@@ -81,23 +99,23 @@ def collect_trials(run_dir: Path, architectures, objective: str) -> pd.DataFrame
     rows = []
     for architecture in architectures:
         name = getattr(architecture, "name", architecture)
-        rows.extend(read_project(Path(run_dir) / "search" / name, name, objective))
+        rows.extend(read_project(RunLayout(run_dir).project(name), name, objective))
     return pd.DataFrame(rows)
 
 
 def write_trials(run_dir: Path, table: pd.DataFrame) -> None:
     """Save the table as `trials.csv` and `trials.json` (records), each atomically."""
-    write_atomically(Path(run_dir) / "trials.csv", table.to_csv(index=False))
-    write_atomically(Path(run_dir) / "trials.json", table.to_json(orient="records", indent=1))
+    layout = RunLayout(run_dir)
+    write_atomically(layout.trials_csv, table.to_csv(index=False))
+    write_atomically(layout.trials_json, table.to_json(orient="records", indent=1))
 
 
-def read_trials(run_dir: Path) -> pd.DataFrame:
-    """Read `trials.csv`.
-
-    Raises:
-        InputError: The run has no trials table yet.
-    """
-    path = Path(run_dir) / "trials.csv"
-    if not path.is_file():
-        raise InputError(f"{path}: no trials table; run `rnnsweep tune {run_dir}` first")
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+def best_trials(table: pd.DataFrame, *, objective: str, top: int = 0) -> pd.DataFrame:
+    """Best completed trials by their search score: one per architecture (top=0) or the
+    `top` best overall, best first."""
+    completed = table[table["status"] == "COMPLETED"].copy()
+    completed = completed[np.isfinite(completed["objective"].astype(float))]
+    completed = completed.sort_values("objective", ascending=objectives.direction(objective) == "min")
+    if top:
+        return completed.head(top)
+    return completed.groupby("architecture", sort=False).head(1)

@@ -1,0 +1,122 @@
+"""A run directory: where each stage's output lives (every name spelled here once) and its readers."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+
+from rnnsweep.data_prep.errors import InputError
+
+# Inside data/ (the data stage), models/<name>/ (retraining) and report/.
+DATA_FILES = ("rows.csv", "splits.json", "vocabulary.json", "arrays.npz", "summary.json")
+EMBEDDING_MATRIX = "embedding_matrix.npy"
+METRICS = "metrics.json"
+HISTORY = "history.json"
+PREDICTIONS = "predictions.csv"
+MODEL = "model.keras"
+EXPORT = "export.keras"
+REPORT_INDEX = "index.html"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunLayout:
+    """The paths of one run directory (see the README's "The run directory").
+
+    Args:
+        root: The run directory.
+    """
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def summary(self) -> Path:
+        return self.data / "summary.json"
+
+    @property
+    def search(self) -> Path:
+        return self.root / "search"
+
+    def project(self, architecture: str) -> Path:
+        """One architecture's keras-tuner project folder."""
+        return self.search / architecture
+
+    @property
+    def trials_csv(self) -> Path:
+        return self.root / "trials.csv"
+
+    @property
+    def trials_json(self) -> Path:
+        return self.root / "trials.json"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    def model(self, name: str) -> Path:
+        """One retrained model's folder."""
+        return self.models / name
+
+    @property
+    def baselines(self) -> Path:
+        return self.root / "baselines"
+
+    @property
+    def baseline_metrics(self) -> Path:
+        return self.baselines / METRICS
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
+
+    @property
+    def report_index(self) -> Path:
+        return self.report / REPORT_INDEX
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
+
+    def generated(self) -> list[Path]:
+        """Everything the stages write, which `--overwrite` removes."""
+        return [
+            self.data,
+            self.search,
+            self.models,
+            self.baselines,
+            self.report,
+            self.tensorboard,
+            self.trials_csv,
+            self.trials_json,
+            self.config,
+        ]
+
+
+def read_rows(run_dir: Path) -> pd.DataFrame:
+    """`data/rows.csv`, texts as strings ("NA" and "null" are reviews too)."""
+    path = RunLayout(run_dir).data / "rows.csv"
+    return pd.read_csv(path, keep_default_na=False, dtype={"text": str, "clean_text": str})
+
+
+def read_trials(run_dir: Path) -> pd.DataFrame:
+    """`trials.csv`: empty cells are missing values, text such as "NA" stays text.
+
+    Raises:
+        InputError: The run has no trials table yet.
+    """
+    path = RunLayout(run_dir).trials_csv
+    if not path.is_file():
+        raise InputError(f"{path}: no trials table; run `rnnsweep tune --output {run_dir}` first")
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])

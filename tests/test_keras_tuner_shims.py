@@ -1,0 +1,172 @@
+"""Every use of keras-tuner's internals (rnnsweep.tuning.tuners), each checked against keras-tuner itself.
+
+Each test fails if keras-tuner stops behaving the way its shim assumes, which is the moment
+to revisit the shim (and the pin in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import keras_tuner
+import pandas as pd
+import pytest
+from conftest import make_reviews, write_csv
+from test_tuning import prepared_run
+
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.prepare import load_prepared
+from rnnsweep.models import ARCHITECTURES
+from rnnsweep.tuning import tuners
+from rnnsweep.tuning.search import run_search
+
+ONE_ARCHITECTURE = {"max_trials": 2, "space": {"units": [8, 16], "learning_rate": [1e-2]}}
+
+
+def trial_state(run_dir: Path) -> dict[str, bytes]:
+    """Every file of every trial folder, by path: what a re-run must leave alone."""
+    return {
+        str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.glob("search/*/trial_*/*")) if p.is_file()
+    }
+
+
+def test_state_files_are_written_atomically_during_a_sweep_and_only_then(tmp_path, tiny_csv, monkeypatch):
+    written = []
+    real = tuners.write_atomically
+
+    def recording(path, content):
+        written.append(Path(path).name)
+        real(path, content)
+
+    monkeypatch.setattr(tuners, "write_atomically", recording)
+    original = tuners._kt_utils.save_json
+    config, run_dir = prepared_run(tmp_path, tiny_csv, **ONE_ARCHITECTURE)
+    run_search(run_dir, config)
+    # keras-tuner saved its oracle, each trial and the tuner through the atomic writer.
+    assert {"oracle.json", "trial.json", "tuner0.json"} <= set(written)
+    assert tuners._kt_utils.save_json is original  # put back after the sweep
+
+
+def test_a_reloaded_chief_project_does_not_queue_its_finished_trials(tmp_path, tiny_csv):
+    config, run_dir = prepared_run(tmp_path, tiny_csv, **ONE_ARCHITECTURE)
+    run_search(run_dir, config)
+    oracle_file = run_dir / "search" / "gru1" / "oracle.json"
+    state = json.loads(oracle_file.read_text())
+    # What keras-tuner's chief leaves behind after a sweep: the last trial still "ongoing"
+    # (its end_trial saves oracle.json before it forgets the trial).
+    state["ongoing_trials"] = {"tuner0": "1"}
+    oracle_file.write_text(json.dumps(state))
+
+    data = load_prepared(run_dir)
+    plain = keras_tuner.RandomSearch(
+        hypermodel=lambda hp: None,
+        objective=keras_tuner.Objective("val_auc", "max"),
+        max_trials=2,
+        directory=str(run_dir / "search"),
+        project_name="gru1",
+        overwrite=False,
+    )
+    assert plain.oracle._retry_queue == ["1"]  # keras-tuner itself would train trial 1 again
+    tuner = tuners.make_tuner(config, ARCHITECTURES["gru1"], data, run_dir / "search")
+    assert tuner.oracle._retry_queue == [] and tuner.oracle.trials["1"].status == "COMPLETED"
+
+
+def test_rerunning_a_finished_sweep_in_process_trains_nothing(tmp_path, tiny_csv):
+    config, run_dir = prepared_run(tmp_path, tiny_csv, **ONE_ARCHITECTURE)
+    first = run_search(run_dir, config)
+    before = trial_state(run_dir)
+    again = run_search(run_dir, config)
+    assert trial_state(run_dir) == before
+    pd.testing.assert_frame_equal(first, again)
+
+
+@pytest.mark.slow
+def test_rerunning_a_finished_sweep_with_two_workers_trains_nothing(tmp_path):
+    data = write_csv(tmp_path / "reviews.csv", make_reviews(300))
+    (tmp_path / "sweep.toml").write_text(
+        '[data]\npreset = "womens-clothing"\n'
+        '[search]\narchitectures = ["gru1", "simple_rnn"]\nmax_trials = 2\nepochs = 1\n'
+        "[search.space]\nunits = [8, 16]\nlearning_rate = [0.01]\ndropout = [0.0]\n"
+    )
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "rnnsweep", "tune", "--config", str(tmp_path / "sweep.toml")]
+    command += ["--data", str(data), "--output", str(run_dir), "--workers", "2"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=420)
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = trial_state(run_dir)
+    assert len([p for p in before if p.endswith("trial.json")]) == 4
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=420)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert trial_state(run_dir) == before  # no trial trained again, no score replaced
+    assert not re.search(r"trial \d+ of \d+", again.stderr)  # no progress line: nothing ran
+
+
+def test_consecutive_failures_are_read_from_the_oracle(tmp_path, tiny_csv, monkeypatch):
+    """keras-tuner raises a RuntimeError at its failure limit; rnnsweep counts the oracle's
+    own record of ended trials to tell it from any other RuntimeError."""
+    from test_tuning import diverge_at_huge_rates
+
+    diverge_at_huge_rates(monkeypatch)
+    config, run_dir = prepared_run(
+        tmp_path,
+        tiny_csv,
+        max_trials=5,
+        space={"units": [8], "learning_rate": [1e30], "dropout": [0.0, 0.1, 0.2]},
+        max_consecutive_failures=2,
+    )
+    seen = []
+    real = tuners.consecutive_failures
+    monkeypatch.setattr("rnnsweep.tuning.search.consecutive_failures", lambda o: seen.append(real(o)) or seen[-1])
+    with pytest.raises(InputError, match="2 trials failed in a row"):
+        run_search(run_dir, config)
+    assert seen == [2]
+    # Any other RuntimeError from the search is not dressed up as the failure limit.
+    monkeypatch.setattr(
+        "rnnsweep.tuning.search.make_tuner", functools.partial(_tuner_whose_search_raises, tuners.make_tuner)
+    )
+    (tmp_path / "fresh").mkdir()
+    config, run_dir = prepared_run(tmp_path / "fresh", tiny_csv, **ONE_ARCHITECTURE)
+    with pytest.raises(RuntimeError, match="something else"):
+        run_search(run_dir, config)
+
+
+def _tuner_whose_search_raises(make_tuner, *args, **kwargs):
+    tuner = make_tuner(*args, **kwargs)
+
+    def search(*_, **__):
+        raise RuntimeError("something else went wrong")
+
+    tuner.search = search
+    return tuner
+
+
+def test_a_fatal_error_stops_the_sweep(tmp_path, tiny_csv, monkeypatch):
+    import rnnsweep.models.builders as builders
+
+    original = builders.compile_for_classes
+
+    def fatal_at_high_rates(model, *, num_classes, learning_rate):
+        if learning_rate > 1e-3:  # the constructor's default build (1e-3) passes
+            raise keras_tuner.errors.FatalValueError("this rate can never work here")
+        return original(model, num_classes=num_classes, learning_rate=learning_rate)
+
+    monkeypatch.setattr(builders, "compile_for_classes", fatal_at_high_rates)
+    config, run_dir = prepared_run(
+        tmp_path,
+        tiny_csv,
+        max_trials=4,
+        max_consecutive_failures=5,
+        space={"units": [8], "learning_rate": [1e-2, 1e-3], "dropout": [0.0, 0.1]},
+    )
+    with pytest.raises(InputError, match="stopped by keras-tuner: this rate can never work here"):
+        run_search(run_dir, config)
+    trials = pd.read_csv(run_dir / "trials.csv")
+    assert "FAILED" not in set(trials["status"])  # not turned into an ordinary failed trial
+    assert (trials["hp_learning_rate"] == 1e-2).sum() == 1  # the sweep ended at the first one

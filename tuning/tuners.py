@@ -1,0 +1,208 @@
+"""keras-tuner, adapted: rnnsweep's tuner classes and the only module that touches keras-tuner's internals.
+
+keras-tuner 1.4 has no public API for four things rnnsweep needs; each is done here, as
+narrowly as possible, and tests/test_keras_tuner_shims.py fails if keras-tuner changes
+under it (the pin in pyproject.toml is the range those tests passed on):
+
+- `atomic_state_files`: its state files are written in place; during a sweep they are
+  written to a sibling file and renamed (a kill mid-write left truncated JSON).
+- `forget_ended_retries`: a reloaded chief's project can queue a finished trial for a
+  retry, which a re-run would train again.
+- `consecutive_failures`: the failure limit is read from the oracle's own record.
+- `OracleServicer`, `add_oracle_service`, `chief_may_exit`: its gRPC chief, served by
+  `tuning.chief` for every architecture at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gc
+import json
+import time
+from pathlib import Path
+
+import keras_tuner
+from keras_tuner.engine.trial import TrialStatus
+
+# keras-tuner's private modules, used in this module only.
+from keras_tuner.src import protos as _kt_protos
+from keras_tuner.src import utils as _kt_utils
+from keras_tuner.src.distribute import oracle_chief as _kt_oracle_chief
+
+from rnnsweep.data_prep.files import write_atomically
+from rnnsweep.data_prep.prepare import PreparedData
+from rnnsweep.models import objective as objectives
+from rnnsweep.models.architectures import Architecture
+from rnnsweep.models.builders import build_model
+from rnnsweep.models.search_space import default_search_space
+from rnnsweep.tuning.config import Config
+from rnnsweep.tuning.inputs import model_spec
+from rnnsweep.tuning.stopping import MedianStopping
+from rnnsweep.tuning.trials import record_duration
+
+ENDED = (TrialStatus.COMPLETED, TrialStatus.FAILED)
+
+OracleServicer = _kt_oracle_chief.OracleServicer
+
+
+def add_oracle_service(servicer, server) -> None:
+    """Register keras-tuner's oracle service on a `grpc.server`."""
+    _kt_protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+
+
+def chief_may_exit(oracle) -> bool:
+    """keras-tuner's own test: no trial running and every worker told to stop."""
+    return _kt_oracle_chief.exit_chief(oracle)
+
+
+def _save_json_atomically(path, obj):
+    text = json.dumps(obj)
+    write_atomically(path, text)
+    return text
+
+
+@contextlib.contextmanager
+def atomic_state_files():
+    """Inside: keras-tuner writes its state files (oracle.json, trial.json, tunerN.json)
+    atomically, to a sibling file renamed over the old one.
+
+    A process killed while keras-tuner wrote one in place left truncated JSON that no
+    reload recovers from. keras-tuner looks `save_json` up in its utils module at each
+    call, so replacing it there for the duration of a sweep is enough; the original is
+    put back afterwards, for anyone else in the process (it also writes cloud paths).
+    """
+    original = _kt_utils.save_json
+    _kt_utils.save_json = _save_json_atomically
+    try:
+        yield
+    finally:
+        _kt_utils.save_json = original
+
+
+def forget_ended_retries(oracle) -> list[str]:
+    """Drop finished trials from a reloaded oracle's retry queue; return their ids.
+
+    keras-tuner's `Oracle.end_trial` saves oracle.json before it removes the ended trial
+    from `ongoing_trials`, and `Oracle.reload` sends every ongoing trial to the retry
+    queue. A chief (which never saves again after the last trial) therefore leaves the
+    last trial of each worker "ongoing", and re-running a finished sweep trained it again
+    and replaced its score. An interrupted trial (RUNNING) or one awaiting a retry
+    (INVALID) stays queued. A worker's oracle client has no queue: nothing to do.
+    """
+    queue = getattr(oracle, "_retry_queue", None)
+    if queue is None:
+        return []
+    ended = [trial_id for trial_id in queue if oracle.trials[trial_id].status in ENDED]
+    queue[:] = [trial_id for trial_id in queue if trial_id not in ended]
+    return ended
+
+
+def consecutive_failures(oracle) -> int:
+    """Failed trials at the end of the oracle's order of ended trials."""
+    count = 0
+    for trial_id in oracle.end_order:
+        count = count + 1 if oracle.trials[trial_id].status == TrialStatus.FAILED else 0
+    return count
+
+
+def save_every_trial(oracle) -> None:
+    """Write every trial's file; keras-tuner raises its failure limit before writing the last."""
+    for trial in oracle.trials.values():
+        oracle._save_trial(trial)
+
+
+class SweepTuner:
+    """Behaviour every rnnsweep tuner adds to keras-tuner's (mixed in before it).
+
+    - any exception in a trial fails that trial at once with its reason (keras-tuner
+      would retry deterministic failures with the same values); keras-tuner's
+      `FatalError` still ends the sweep;
+    - median stopping of trials that trail the finished ones (`MedianStopping`);
+    - a call to `progress` after each trial.
+    """
+
+    progress = None  # set by the sweep: called with the finished trial
+    median_stopping_min_trials = 0  # set by make_tuner; 0: record each trial's curve, stop none
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self._trial_started = time.monotonic()
+
+    def run_trial(self, trial, *args, **kwargs):
+        stopping = MedianStopping(
+            trial_dir=self.get_trial_dir(trial.trial_id),
+            project_dir=self.project_dir,
+            trial_id=trial.trial_id,
+            objective=self.oracle.objective.name,
+            direction=self.oracle.objective.direction,
+            epochs=kwargs.get("epochs", 1),
+            min_trials=self.median_stopping_min_trials,
+        )
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), stopping]
+        try:
+            return super().run_trial(trial, *args, **kwargs)
+        except (keras_tuner.errors.FailedTrialError, keras_tuner.errors.FatalError):
+            raise
+        except Exception as error:  # noqa: BLE001 - every other error fails just this trial
+            name = type(error).__name__
+            if "ResourceExhausted" in name or isinstance(error, MemoryError):
+                raise keras_tuner.errors.FailedTrialError(f"out of memory: {error}") from error
+            raise keras_tuner.errors.FailedTrialError(f"{name}: {error}") from error
+        finally:
+            gc.collect()
+
+    def on_trial_end(self, trial):
+        record_duration(self.get_trial_dir(trial.trial_id), time.monotonic() - self._trial_started)
+        super().on_trial_end(trial)
+        if self.progress:
+            self.progress(trial)
+
+
+TUNER_CLASSES = {
+    "random": type("RandomSweep", (SweepTuner, keras_tuner.RandomSearch), {}),
+    "hyperband": type("HyperbandSweep", (SweepTuner, keras_tuner.Hyperband), {}),
+    "bayesian": type("BayesianSweep", (SweepTuner, keras_tuner.BayesianOptimization), {}),
+}
+
+
+def make_tuner(
+    config: Config, architecture: Architecture, data: PreparedData, project_root: Path, **tuner_options
+) -> keras_tuner.Tuner:
+    """A keras-tuner tuner for one architecture, resuming its project if one exists.
+
+    Args:
+        config: The sweep configuration.
+        architecture: The architecture to tune.
+        data: The prepared data (for vocabulary, length and classes).
+        project_root: Folder holding one project per architecture.
+        **tuner_options: Passed on to the tuner (e.g. `distribution_strategy`).
+
+    Returns:
+        The tuner; `overwrite=False`, so ended trials are kept and never run again.
+    """
+    search = config.search
+    spec = model_spec(data, bucket_by_length=search.bucket_by_length, trainable=config.data.embeddings_trainable)
+    space = default_search_space(architecture.name, search.space)
+    hypermodel = functools.partial(build_model, spec=spec, architecture=architecture, space=space)
+    options = {
+        "hypermodel": hypermodel,
+        "objective": keras_tuner.Objective(search.objective, objectives.direction(search.objective)),
+        "seed": search.seed,
+        "executions_per_trial": search.executions_per_trial,
+        "max_consecutive_failed_trials": search.max_consecutive_failures,
+        "directory": str(project_root),
+        "project_name": architecture.name,
+        "overwrite": False,
+    }
+    if search.tuner == "hyperband":
+        options["max_epochs"] = search.epochs
+        # Hyperband sizes its own budget from max_epochs; one iteration keeps it bounded.
+        options["hyperband_iterations"] = 1
+    else:
+        options["max_trials"] = search.max_trials
+    tuner = TUNER_CLASSES[search.tuner](**{**options, **tuner_options})
+    if search.median_stopping and search.tuner != "hyperband":  # Hyperband stops trials its own way
+        tuner.median_stopping_min_trials = search.median_stopping_min_trials
+    forget_ended_retries(tuner.oracle)
+    return tuner
