@@ -78,6 +78,11 @@ class RunLayout:
         return self.baselines / METRICS
 
     @property
+    def leaderboard(self) -> Path:
+        """Models and baselines ranked on validation, the verdict (written by retraining)."""
+        return self.root / "leaderboard.json"
+
+    @property
     def report(self) -> Path:
         return self.root / "report"
 
@@ -100,6 +105,7 @@ class RunLayout:
             self.tensorboard,
             self.trials_csv,
             self.trials_json,
+            self.leaderboard,
             self.config,
         ]
 

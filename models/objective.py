@@ -19,9 +19,10 @@ def direction(name: str) -> str:
         raise ValueError(f"Expected one of {list(OBJECTIVES)}. Received: objective={name!r}") from None
 
 
-def best(values, name: str):
-    """The best of `values` for objective `name` (the lowest loss, else the highest score)."""
-    return (min if direction(name) == "min" else max)(values)
+def best(values, name: str, *, key=None):
+    """The best of `values` for objective `name` (the lowest loss, else the highest score),
+    compared by `key(value)` when given."""
+    return (min if direction(name) == "min" else max)(values, key=key)
 
 
 def is_better(value: float, than: float, name: str) -> bool:

@@ -72,55 +72,37 @@ def load_run(run_dir: Path) -> dict:
         "trials": read_trials(run_dir) if layout.trials_csv.is_file() else pd.DataFrame(),
         "models": models,
         "baselines": _read_json(layout.baseline_metrics) or {},
+        "leaderboard": _read_json(layout.leaderboard),
     }
 
 
 def leaderboard(run: dict) -> list[dict]:
-    """Retrained models and baselines with their test figures, best macro AUC first."""
-    entries = []
-    for name, model in run["models"].items():
-        metrics = model["metrics"]
-        entries.append(
-            {
-                "name": name,
-                "kind": "tuned RNN",
-                "search_score": metrics["search_score"],
-                **{k: metrics["test"][k] for k in METRIC_KEYS},
-            }
-        )
-    for name, splits in run["baselines"].items():
-        entries.append(
-            {"name": name, "kind": "baseline", "search_score": None, **{k: splits["test"][k] for k in METRIC_KEYS}}
-        )
-    return sorted(entries, key=lambda e: (e["auc_macro"] is None, -(e["auc_macro"] or 0), -e["f1_weighted"]))
+    """Retrained models and baselines, best validation score first (`RUN_DIR/leaderboard.json`)."""
+    return (run["leaderboard"] or {}).get("entries", [])
 
 
-def verdict(board: list[dict]) -> str:
-    """One sentence: which model won, and by how much over the best baseline."""
-    tuned = [e for e in board if e["kind"] == "tuned RNN"]
-    baselines = [e for e in board if e["kind"] == "baseline"]
-    if not tuned:
-        return "No model was retrained yet: run `rnnsweep retrain` on this run directory."
-    best = tuned[0]
-    text = (
-        f"{best['name']} is the best tuned RNN: test macro AUC {_fmt(best['auc_macro'])}, "
-        f"weighted F1 {_fmt(best['f1_weighted'])}."
-    )
-    if baselines:
-        base = max(baselines, key=lambda e: e["auc_macro"] or 0)
-        d_auc = (best["auc_macro"] or 0) - (base["auc_macro"] or 0)
-        d_f1 = best["f1_weighted"] - base["f1_weighted"]
-        word = "beats" if d_auc > 0 else "does not beat"
-        text += (
-            f" It {word} the best baseline ({base['name']}: AUC {_fmt(base['auc_macro'])}, weighted F1 "
-            f"{_fmt(base['f1_weighted'])}) by {d_auc:+.4f} AUC and {d_f1:+.4f} weighted F1."
+def verdict(run: dict) -> str:
+    """The run's verdict: the validation-chosen RNN against the validation-chosen baseline on test."""
+    board = run["leaderboard"]
+    if not board:
+        return (
+            "No verdict yet: run `rnnsweep retrain` on this run directory (it ranks every model on the "
+            "validation split and compares the chosen ones on the test split)."
         )
-    return text
+    if not board.get("verdict"):
+        return "No verdict: the run needs both a retrained RNN and the baselines."
+    return board["verdict"]
+
+
+def rnn_beats_baseline(run: dict) -> bool:
+    """Whether the verdict's headline comparison (macro AUC) says "beats"."""
+    comparison = (run["leaderboard"] or {}).get("comparison") or {}
+    return comparison.get("auc_macro", {}).get("verdict") == "beats"
 
 
 def _error_analysis(run: dict, board: list[dict], limit: int, compare: list[str]) -> dict:
     models = run["models"]
-    tuned = [e["name"] for e in board if e["kind"] == "tuned RNN"]
+    tuned = [e["name"] for e in board if e["kind"] == "tuned RNN" and e["name"] in models]
     if not tuned:
         return {}
     rows = run["rows"].set_index("row_id")
@@ -257,8 +239,10 @@ def build_report(run_dir: Path) -> Path:
             summary=summary,
             class_names=class_names,
             board=board,
-            verdict=verdict(board),
-            rnn_wins=bool(board) and board[0]["kind"] == "tuned RNN",
+            verdict=verdict(run),
+            rnn_wins=((run["leaderboard"] or {}).get("comparison") or {}).get("auc_macro", {}).get("verdict")
+            == "beats",
+            chosen_on=(run["leaderboard"] or {}).get("chosen_on"),
             trials=trials.to_dict("records") if not trials.empty else [],
             hp_columns=[c for c in trials.columns if c.startswith("hp_")] if not trials.empty else [],
             objective=objective,

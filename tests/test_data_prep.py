@@ -52,12 +52,23 @@ def test_csv_prepare_writes_every_artifact(tiny_csv, tmp_path):
 
 def test_vocabulary_is_fit_on_train_only(tmp_path):
     rows = make_reviews(300)
-    for row in rows[:5]:
-        row["Review Text"] += " zzzuniqueword"
     path = write_csv(tmp_path / "r.csv", rows)
-    data = prepare_data(config(preset="womens-clothing", path=str(path), seed=1), tmp_path / "run")
-    in_train = data.rows.loc[data.rows["split"] == "train", "clean_text"].str.contains("zzzuniqueword").any()
-    assert ("zzzuniqueword" in data.vocabulary) == in_train
+    settings = {"preset": "womens-clothing", "path": str(path), "seed": 1, "drop_duplicates": False}
+    first = prepare_data(config(**settings), tmp_path / "first")
+    split_of = dict(zip(first.rows["row_id"], first.rows["split"], strict=True))
+    # Marker words, frequent enough to enter any vocabulary, only in validation or test rows
+    # (the split depends on the labels and the seed, not on the text); one only in training.
+    markers = {"validation": "zzzvalidationmarker", "test": "zzztestmarker", "train": "zzztrainmarker"}
+    for row_id, row in enumerate(rows):
+        row["Review Text"] += (" " + markers[split_of[row_id]]) * 3
+    path = write_csv(tmp_path / "r.csv", rows)
+    data = prepare_data(config(**settings), tmp_path / "second")
+    assert data.rows["split"].tolist() == first.rows["split"].tolist()
+    for split, marker in markers.items():
+        assert data.rows.loc[data.rows["split"] == split, "clean_text"].str.contains(marker).all()
+    assert "zzztrainmarker" in data.vocabulary
+    assert "zzzvalidationmarker" not in data.vocabulary and "zzztestmarker" not in data.vocabulary
+    assert (data.x["validation"] == 1).any()  # the validation marker is out of vocabulary there
 
 
 def test_split_proportions_follow_the_study(tmp_path):
@@ -236,11 +247,17 @@ def test_duplicates_removed_before_split(tmp_path):
 
 def test_undersample_and_class_weight(tmp_path):
     path = write_csv(tmp_path / "r.csv", make_reviews(600))
+    plain = prepare_data(config(preset="womens-clothing", path=str(path)), tmp_path / "plain")
     data = prepare_data(
         config(preset="womens-clothing", path=str(path), balance="undersample", undersample_per_class=40),
         tmp_path / "a",
     )
     assert np.bincount(data.y["train"]).max() == 40
+    # Only the training split is undersampled: validation and test keep every row and the real class mix.
+    for split in ("validation", "test"):
+        np.testing.assert_array_equal(data.y[split], plain.y[split])
+        ids = [frame.loc[frame["split"] == split, "row_id"].tolist() for frame in (data.rows, plain.rows)]
+        assert ids[0] == ids[1]
     data = prepare_data(config(preset="womens-clothing", path=str(path), balance="class_weight"), tmp_path / "b")
     assert set(data.class_weight) == set(range(5))
 

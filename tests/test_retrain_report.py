@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from rnnsweep.data_prep.errors import InputError
 
@@ -40,6 +41,8 @@ def test_run_directory_layout(tiny_run):
         "trials.csv",
         "trials.json",
         "baselines/metrics.json",
+        "baselines/predictions.csv",
+        "leaderboard.json",
         "search/gru1/oracle.json",
         "report/index.html",
     ):
@@ -59,7 +62,16 @@ def test_metrics_json_keys_and_values(tiny_run):
         assert matrix.shape == (5, 5) and matrix.sum() == metrics[split]["n"]
         np.testing.assert_allclose(np.array(metrics[split]["confusion_matrix_normalized"]).sum(axis=1), 1, atol=1e-4)
     assert metrics["search_objective"] == "val_auc" and 0 < metrics["search_score"] <= 1
-    assert metrics["retrained_validation_auc"] == metrics["validation"]["auc_macro"]
+    # The figure that chose the kept model is scikit-learn's macro AUC of its saved validation predictions.
+    predictions = pd.read_csv(tiny_run / "models" / "gru1" / "predictions.csv").query("split == 'validation'")
+    proba = predictions[[f"p_{c}" for c in "12345"]].to_numpy()
+    assert metrics["chosen_on"] == "validation" and metrics["selection_objective"] == "val_auc"
+    assert metrics["validation_score"] == pytest.approx(
+        roc_auc_score(predictions["true"], proba, multi_class="ovr", average="macro"), abs=1e-9
+    )
+    for key in ("auc_macro", "f1_weighted", "f1_macro"):
+        low, high = metrics["test_intervals"][key]
+        assert low <= metrics["test"][key] <= high and high - low > 0
     assert metrics["device"].startswith(("CPU", "GPU"))
     # The words of the tiny data carry the rating, so even one epoch learns something.
     assert metrics["test"]["auc_macro"] > 0.6
@@ -72,6 +84,15 @@ def test_baselines_have_every_metric(tiny_run):
         assert METRIC_KEYS <= set(splits["test"])
     assert baselines["majority"]["test"]["auc_macro"] == pytest.approx(0.5)
     assert baselines["tfidf_logreg"]["test"]["auc_macro"] > 0.7
+    for name in ("tfidf_logreg", "tfidf_svm"):
+        result = baselines[name]
+        # Settings chosen on validation: the grid's best validation score, both class weights tried.
+        assert result["chosen_on"] == "validation"
+        best = max(result["grid"], key=lambda g: g["validation_score"])
+        assert result["settings"] == {"C": best["C"], "class_weight": best["class_weight"]}
+        assert result["validation_score"] == best["validation_score"]
+        assert {g["class_weight"] for g in result["grid"]} == {"none", "balanced"} and len(result["grid"]) == 8
+        assert result["validation_score"] == pytest.approx(result["validation"]["auc_macro"])
 
 
 def test_retrain_restores_the_best_epoch(tiny_run, tmp_path):
@@ -82,18 +103,21 @@ def test_retrain_restores_the_best_epoch(tiny_run, tmp_path):
     from rnnsweep.tuning.config import load_run_config
     from rnnsweep.tuning.retrain import fit_one
 
-    config = load_run_config(tiny_run, {"retrain": {"epochs": 6, "patience": 1}})
+    config = load_run_config(tiny_run, {"retrain": {"epochs": 5, "patience": 4}})
     data = load_prepared(tiny_run)
+    # Validation labels shifted by two classes: the better the model learns the training
+    # split, the worse its validation loss, so the best epoch comes before the last.
+    data.y["validation"] = (data.y["validation"] + 2) % data.num_classes
     row = read_trials(tiny_run).iloc[0].copy()
-    row["hp_learning_rate"] = 0.05  # overfits fast, so the last epoch is not the best
+    row["hp_learning_rate"] = 0.05
     model, history = fit_one(config, data, row, seed=1, checkpoint=tmp_path / "best.keras")
     losses = history.history["val_loss"]
     best = int(np.argmin(losses))
+    assert len(losses) == 5 and best < len(losses) - 1, losses
     y = encode_targets(data.y["validation"], data.num_classes)
     restored = model.evaluate(data.x["validation"], y, verbose=0, return_dict=True)["loss"]
     assert restored == pytest.approx(losses[best], rel=1e-3)
-    if best != len(losses) - 1:
-        assert restored < losses[-1]
+    assert restored < losses[-1]
 
 
 @pytest.mark.slow
@@ -116,15 +140,18 @@ def test_several_seeds_keep_their_average_or_the_best_seed(tiny_run, tmp_path, e
     saved = keras.models.load_model(folder / "model.keras")
     kept = saved.predict(data.x["test"], verbose=0)
     checkpoints = {s: keras.models.load_model(folder / f"checkpoint_seed{s}.keras") for s in metrics["kept_seeds"]}
-    if ensemble:
+    scores = metrics["candidates_validation_scores"]
+    # The kept model is the best on validation of the candidates: each seed, and their average.
+    assert set(scores) == ({"seed 1", "seed 2", "average of seeds"} if ensemble else {"seed 1", "seed 2"})
+    assert metrics["kept"] == max(scores, key=scores.get) and metrics["validation_score"] == max(scores.values())
+    if metrics["kept"] == "average of seeds":
         assert metrics["ensemble"] is True and metrics["kept_seeds"] == [1, 2]
         members = [checkpoints[s].predict(data.x["test"], verbose=0) for s in (1, 2)]
         np.testing.assert_allclose(kept, np.mean(members, axis=0), rtol=1e-5, atol=1e-6)
     else:
         history = json.loads((folder / "history.json").read_text())
         assert metrics["ensemble"] is False and metrics["kept_seeds"] == [history["seed"]]
-        best = min(metrics["seeds"], key=lambda s: metrics["seeds"][s]["best_val_loss"])
-        assert history["seed"] == int(best)
+        assert metrics["kept"] == f"seed {history['seed']}"
         assert sorted(p.name for p in folder.glob("checkpoint_seed*.keras")) == [
             f"checkpoint_seed{history['seed']}.keras"
         ]
@@ -143,7 +170,7 @@ def test_export_round_trips_in_a_fresh_process(tiny_run, tmp_path):
     expected = np.asarray(load_text_model(export).predict(tf.constant(texts), verbose=0))
     script = (
         "import json, sys, numpy as np, tensorflow as tf, keras\n"
-        "import tuning.export  # registers the layers\n"
+        "import rnnsweep.tuning.export  # registers the layers\n"
         f"model = keras.models.load_model({str(export)!r}, safe_mode=True)\n"
         f"print(json.dumps(np.asarray(model.predict(tf.constant({texts!r}), verbose=0)).tolist()))\n"
     )
@@ -174,12 +201,13 @@ def test_model_predictions_match_saved_predictions(tiny_run):
 
     rows = pd.read_csv(tiny_run / "data" / "rows.csv", keep_default_na=False)
     saved = pd.read_csv(tiny_run / "models" / "gru1" / "predictions.csv")
-    test = saved[saved["split"] == "test"].head(20)
-    texts = rows.set_index("row_id").loc[test["row_id"], "text"].tolist()
+    test = saved[saved["split"] == "test"]
+    assert len(test) == (rows["split"] == "test").sum()  # every test row
+    texts = rows.set_index("row_id").loc[test["row_id"], "text"].tolist()  # raw text: the export cleans it
     proba = np.asarray(
         load_text_model(tiny_run / "models" / "gru1" / "export.keras").predict(tf.constant(texts), verbose=0)
     )
-    np.testing.assert_array_equal(proba.argmax(axis=1), test["predicted"].to_numpy())
+    np.testing.assert_allclose(proba, test[[f"p_{c}" for c in "12345"]].to_numpy(), atol=1e-5, rtol=0)
 
 
 def test_predict_csv_and_bad_inputs(tiny_run, tmp_path):
@@ -224,7 +252,8 @@ def test_report_sections_images_and_escaping(tiny_run, tmp_path):
     shutil.copytree(tiny_run, run)
     # A hostile review lands among the most confident mistakes.
     rows = pd.read_csv(run / "data" / "rows.csv", keep_default_na=False)
-    predictions = pd.read_csv(run / "models" / "gru1" / "predictions.csv")
+    chosen = json.loads((run / "leaderboard.json").read_text())["best_rnn"]  # error analysis is of this model
+    predictions = pd.read_csv(run / "models" / chosen / "predictions.csv")
     wrong = predictions[(predictions["split"] == "test") & (predictions["true"] != predictions["predicted"])]
     assert not wrong.empty
     row_ids = wrong["row_id"]
@@ -253,8 +282,14 @@ def test_report_sections_images_and_escaping(tiny_run, tmp_path):
     for image in parser.images:
         path = index.parent / image
         assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
-    assert re.search(r"(gru1|simple_rnn) is the best tuned RNN: test macro AUC 0\.\d{4}", html)
-    assert "best baseline (tfidf_" in html
+    board = json.loads((run / "leaderboard.json").read_text())
+    assert re.search(
+        rf"{board['best_rnn']} \(the tuned RNN with the best validation score\) (beats|is level with|is behind) "
+        rf"{board['best_baseline']} \(the best baseline on validation\) on test macro AUC: 0\.\d{{4}} \[0\.\d{{4}}, ",
+        html,
+    )
+    # The split that chose is stated where the leaderboard is, and it is validation.
+    assert re.search(r'id="selection">Chosen on the <strong>validation</strong> split', html)
 
 
 def test_report_never_retrains(tiny_run, tmp_path):

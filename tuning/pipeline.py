@@ -18,6 +18,7 @@ from rnnsweep.tuning.distributed import (
     resolve_workers,
     run_local_workers,
 )
+from rnnsweep.tuning.leaderboard import build_leaderboard
 from rnnsweep.tuning.retrain import retrain_best
 from rnnsweep.tuning.search import run_search
 
@@ -100,17 +101,21 @@ def tune_stage(
 
 
 def retrain_stage(run_dir: Path, overrides: dict | None = None) -> dict:
-    """Retrain the best trials and score the baselines; `overrides` change [retrain].
+    """Retrain the best trials, tune and score the baselines, rank them all and compare
+    the two chosen on validation (`RUN_DIR/leaderboard.json`); `overrides` change [retrain].
 
     Returns:
-        Metrics by model name, plus the baselines under "baselines".
+        Metrics by model name, plus "baselines" and "leaderboard".
     """
     config = load_run_config(run_dir, overrides)
     if overrides:
         open_run(run_dir, config)
     data = load_prepared(run_dir)  # read once, for every model and baseline
     results = retrain_best(run_dir, config, data=data)
-    results["baselines"] = run_baselines(run_dir, data=data)
+    results["baselines"] = run_baselines(
+        run_dir, data=data, objective=config.search.objective, balance=config.data.balance, seed=config.data.seed
+    )
+    results["leaderboard"] = build_leaderboard(run_dir, data=data, objective=config.search.objective)
     return results
 
 

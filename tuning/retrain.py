@@ -25,7 +25,8 @@ from rnnsweep.models.head import predict_proba
 from rnnsweep.models.search_space import default_search_space
 from rnnsweep.tuning.config import Config
 from rnnsweep.tuning.devices import training_device
-from rnnsweep.tuning.evaluation import classification_metrics
+from rnnsweep.tuning.evaluation import bootstrap_intervals, classification_metrics, objective_score
+from rnnsweep.tuning.exact_auc import ValidationAUC
 from rnnsweep.tuning.export import build_text_model
 from rnnsweep.tuning.inputs import fit_inputs, model_spec, validation_data
 from rnnsweep.tuning.stopping import FailOnNonFiniteLoss
@@ -68,12 +69,13 @@ def fit_one(config: Config, data: PreparedData, row: pd.Series, *, seed: int, ch
     spec = model_spec(data, bucket_by_length=search.bucket_by_length, trainable=config.data.embeddings_trainable)
     model = build_model(hyperparameters_of(row), spec=spec, architecture=architecture, space=space)
     mode = objectives.direction(retrain.monitor)
+    bucket = search.bucket_by_length
     callbacks = [
+        ValidationAUC(data.x["validation"], data.y["validation"], batch_size=retrain.batch_size, bucket=bucket),
         FailOnNonFiniteLoss(),
         keras.callbacks.EarlyStopping(retrain.monitor, mode=mode, patience=retrain.patience, restore_best_weights=True),
         keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=retrain.monitor, mode=mode, save_best_only=True),
     ]
-    bucket = search.bucket_by_length
     train = fit_inputs(data, "train", batch_size=retrain.batch_size, bucket=bucket, shuffle=True, seed=seed)
     validation = fit_inputs(data, "validation", batch_size=retrain.batch_size, bucket=bucket, shuffle=False, seed=0)
     history = model.fit(
@@ -104,13 +106,15 @@ def _history_dict(history, monitor: str) -> dict:
 def retrain_best(run_dir: Path, config: Config, *, data: PreparedData | None = None) -> dict[str, dict]:
     """Retrain the best trials of a run's sweep and evaluate them on every split.
 
-    Each selected trial is trained once per seed in `[retrain] seeds`; with several seeds
-    the kept model is their average (`ensemble = true`) or the seed with the best
-    validation `monitor` value. For each selected trial writes `RUN_DIR/models/<name>/`:
-    `model.keras` (token ids in), `export.keras` (raw text in, probabilities out),
-    `history.json` (a seed's curves), `metrics.json` (per split for the kept model, see
-    `classification_metrics`, plus the search score beside the retrained one, the device,
-    per-seed test figures with their mean and spread, and the kept seeds),
+    Each selected trial is trained once per seed in `[retrain] seeds`. The kept model is
+    the one with the best validation score on the run's objective among the seeds' models
+    and, with several seeds and `ensemble = true`, their average. For each selected trial
+    writes `RUN_DIR/models/<name>/`: `model.keras` (token ids in), `export.keras` (raw text
+    in, probabilities out), `history.json` (a seed's curves), `metrics.json` (per split for
+    the kept model, see `classification_metrics`, plus the search score, the validation
+    score that chose the kept model and those of the other candidates, 95% bootstrap
+    intervals of the test figures, the device, per-seed test figures with their mean and
+    spread, and the kept seeds),
     `predictions.csv` (row id, split, true and predicted class, probabilities) and the
     kept seeds' best-epoch checkpoints.
 
@@ -176,17 +180,25 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
     for seed in retrain.seeds:
         model, history = fit_one(config, data, row, seed=seed, checkpoint=folder / f"checkpoint_seed{seed}.keras")
         runs.append((seed, model, history, *_evaluate(model, data)))
+    # Candidates: each seed's model, and with several seeds their average (`ensemble`).
+    # The one kept is chosen by the run's objective on the validation split, like every
+    # other choice; test figures are only reported.
+    objective = config.search.objective
+    candidates = {
+        f"seed {seed}": (seed, model, history, proba, metrics) for seed, model, history, proba, metrics in runs
+    }
     if len(runs) > 1 and retrain.ensemble:
-        kept_seeds = [seed for seed, *_ in runs]
-        model = average_models([model for _, model, *_ in runs], name=str(row["architecture"]))
-        probabilities, metrics = _evaluate(model, data)
-        seed, history = runs[0][0], runs[0][2]  # the curves shown are the first seed's
-    else:
-        choose = min if objectives.direction(retrain.monitor) == "min" else max
-        seed, model, history, probabilities, metrics = choose(
-            runs, key=lambda run: _best_monitor_value(run[2], retrain.monitor)
-        )
-        kept_seeds = [seed]
+        average = average_models([model for _, model, *_ in runs], name=str(row["architecture"]))
+        # The curves shown for the average are the first seed's.
+        candidates["average of seeds"] = (None, average, runs[0][2], *_evaluate(average, data))
+    validation_scores = {
+        name: objective_score(objective, data.y["validation"], candidate[3]["validation"])
+        for name, candidate in candidates.items()
+    }
+    kept = objectives.best(validation_scores, objective, key=validation_scores.get)
+    seed, model, history, probabilities, metrics = candidates[kept]
+    kept_seeds = [s for s, *_ in runs] if seed is None else [seed]
+    seed = runs[0][0] if seed is None else seed
     model.save(folder / files.MODEL)
     options, _ = cleaning_options(config.data)
     text_model = build_text_model(
@@ -220,11 +232,16 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
         "hyperparameters": {k[3:]: row[k] for k in row.index if k.startswith("hp_") and not pd.isna(row[k])},
         "search_objective": config.search.objective,
         "search_score": float(row["objective"]),
-        "retrained_validation_auc": metrics["validation"]["auc_macro"],
+        "selection_objective": objective,
+        "validation_score": validation_scores[kept],
+        "chosen_on": "validation",
+        "kept": kept,
+        "candidates_validation_scores": validation_scores,
+        "test_intervals": bootstrap_intervals(data.y["test"], probabilities["test"], seed=config.data.seed),
         "device": device,
         "seeds": per_seed,
         "kept_seeds": kept_seeds,
-        "ensemble": len(kept_seeds) > 1,
+        "ensemble": kept == "average of seeds",
         "test_mean_std": spread,
         "class_names": data.class_names,
         **metrics,
@@ -247,7 +264,7 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
         frames.append(frame)
     pd.concat(frames).to_csv(folder / files.PREDICTIONS, index=False)
     for path in folder.glob("checkpoint_seed*.keras"):
-        if path.name not in {f"checkpoint_seed{kept}.keras" for kept in kept_seeds}:
+        if path.name not in {f"checkpoint_seed{s}.keras" for s in kept_seeds}:
             path.unlink()
     test = metrics["test"]
     logger.info(

@@ -18,6 +18,7 @@ from rnnsweep.models import objective as objectives
 from rnnsweep.models.architectures import Architecture, resolve_architectures
 from rnnsweep.tuning.config import Config, check_same_settings, save_config
 from rnnsweep.tuning.distributed import Role, keras_tuner_environment
+from rnnsweep.tuning.exact_auc import ValidationAUC
 from rnnsweep.tuning.inputs import fit_inputs, validation_data
 from rnnsweep.tuning.progress import Progress
 from rnnsweep.tuning.stopping import FailOnNonFiniteLoss
@@ -59,7 +60,9 @@ def search_architecture(
     """
     search = config.search
     bucket = search.bucket_by_length
-    callbacks = [FailOnNonFiniteLoss()]
+    # First: every later callback (and keras-tuner's score) reads the exact val_auc.
+    exact_auc = ValidationAUC(data.x["validation"], data.y["validation"], batch_size=search.batch_size, bucket=bucket)
+    callbacks = [exact_auc, FailOnNonFiniteLoss()]
     if search.early_stopping_patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(
