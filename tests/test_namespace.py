@@ -79,8 +79,9 @@ def test_wheel_install_has_rnnsweep_and_no_bare_packages(tmp_path):
     assert found["bare"] == dict.fromkeys(BARE, False)
     assert Path(found["config"]).is_relative_to(site)
     assert (Path(found["templates"]) / "templates" / "index.html.j2").is_file()  # package data travels
-    command = subprocess.run([python, "-m", "rnnsweep", "--help"], capture_output=True, text=True, cwd=tmp_path)
-    assert command.returncode == 0 and "usage: rnnsweep" in command.stdout
+    for cwd in (tmp_path, REPO):  # from the repository root too: no folder there shadows the package
+        command = subprocess.run([python, "-m", "rnnsweep", "--help"], capture_output=True, text=True, cwd=cwd, env=env)
+        assert command.returncode == 0 and "usage: rnnsweep" in command.stdout, command.stderr[-2000:]
 
 
 def test_models_saved_before_the_namespace_change_load_and_predict_identically():
