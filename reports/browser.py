@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -48,7 +49,8 @@ def check_report(index: Path, *, screenshot: Path | None = None, width: int = 12
         width: Window width in pixels (default 1280).
 
     Returns:
-        {"console_errors": [...], "images": [[natural width, natural height], ...]}.
+        {"console_errors": [...], "images": [[natural width, natural height], ...], "verdict": the
+        verdict's text as rendered, or None}.
 
     Raises:
         InputError: Chromium is not installed.
@@ -84,6 +86,7 @@ def check_report(index: Path, *, screenshot: Path | None = None, width: int = 12
         ]
         match = re.search(r'data-image-sizes="([^"]*)"', result.stdout)
         images = json.loads(match.group(1).replace("&quot;", '"')) if match else []
+        verdict = re.search(r'<p id="verdict">(.*?)</p>', result.stdout, re.DOTALL)
         if screenshot is not None:
             height = _page_height(browser, index, profile, width)
             subprocess.run(
@@ -100,7 +103,7 @@ def check_report(index: Path, *, screenshot: Path | None = None, width: int = 12
                 timeout=120,
                 check=True,
             )
-    return {"console_errors": errors, "images": images}
+    return {"console_errors": errors, "images": images, "verdict": html.unescape(verdict.group(1)) if verdict else None}
 
 
 def _page_height(browser: str, index: Path, profile: str, width: int) -> int:

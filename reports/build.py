@@ -14,7 +14,9 @@ import pandas as pd
 from rnnsweep.data_prep import layout as files
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.layout import RunLayout, read_rows, read_trials
+from rnnsweep.models import objective as objectives
 from rnnsweep.reports import plots
+from rnnsweep.reports.importance import MIN_TRIALS, hyperparameter_columns, importances
 
 TEMPLATES = Path(__file__).parent / "templates"
 METRIC_KEYS = ("auc_macro", "f1_weighted", "f1_macro", "accuracy", "precision_weighted", "recall_weighted")
@@ -92,6 +94,64 @@ def verdict(run: dict) -> str:
     if not board.get("verdict"):
         return "No verdict: the run needs both a retrained RNN and the baselines."
     return board["verdict"]
+
+
+# A hyperparameter gets a panel once this many completed trials used it; the optimisation
+# history is drawn once an architecture has this many trials (fewer make flat lines).
+MIN_PANEL_POINTS = 3
+MIN_HISTORY_TRIALS = 6
+
+
+def _search_figures(trials: pd.DataFrame, objective: str, folder: Path) -> dict:
+    """The search's figures: spread, hyperparameter panels, history (when worth it), and per
+    architecture its importance chart (or why there is none) and parallel coordinates."""
+    completed = trials[(trials["status"] == "COMPLETED") & trials["objective"].notna()]
+    figures = {"spread": _save(plots.plot_search_scores(trials, objective), folder, "search_spread.png")}
+    if trials.groupby("architecture").size().max() >= MIN_HISTORY_TRIALS:
+        figures["best_so_far"] = _save(plots.plot_best_so_far(trials, objective), folder, "search_best_so_far.png")
+    columns = [c for c in hyperparameter_columns(trials) if completed[c].notna().sum() >= MIN_PANEL_POINTS]
+    if columns:
+        panels = plots.plot_hyperparameter_panels(trials, columns, objective)
+        figures["parameters"] = _save(panels, folder, "search_hyperparameters.png")
+    figures["per_architecture"] = []
+    for architecture, result in importances(trials, objective).items():
+        part = trials[trials["architecture"] == architecture]
+        entry = {"name": architecture, "reason": result.get("reason")}
+        if "importances" in result:
+            chart = plots.plot_importance(result["importances"], title=f"{architecture}: hyperparameter importance")
+            entry["importance"] = _save(chart, folder, f"importance_{architecture}.png")
+        parameters = [c for c in hyperparameter_columns(part) if part[c].notna().any()]
+        if (part["status"] == "COMPLETED").sum() >= 2 and parameters:
+            lines = plots.plot_parallel_coordinates(
+                part, parameters, objective, title=f"{architecture}: every completed trial"
+            )
+            entry["parallel"] = _save(lines, folder, f"parallel_{architecture}.png")
+        figures["per_architecture"].append(entry)
+    return figures
+
+
+def next_step(run: dict, objective: str) -> str:
+    """One sentence on what to do next, from where the chosen architecture's best trial came."""
+    board, trials = run["leaderboard"] or {}, run["trials"]
+    chosen = board.get("best_rnn")
+    if not chosen or trials.empty or chosen not in run["models"]:
+        return ""
+    architecture = run["models"][chosen]["metrics"]["architecture"]
+    part = trials[(trials["architecture"] == architecture) & (trials["status"] == "COMPLETED")]
+    part = part.assign(number=pd.to_numeric(part["trial_id"], errors="coerce")).sort_values("number")
+    scores = part["objective"].astype(float).tolist()
+    if len(scores) < 3:
+        return (
+            f"Next: {architecture} has only {len(scores)} completed trial(s); run more (--max-trials) before trusting "
+            "the choice of its hyperparameters."
+        )
+    best = scores.index(objectives.best(scores, objective))
+    if best == len(scores) - 1:
+        return f"Next: more trials would help: {architecture}'s best trial is the last of its {len(scores)}."
+    return (
+        f"Next: the search of {architecture} looks converged: its best trial is number {best + 1} of "
+        f"{len(scores)}, and the {len(scores) - best - 1} after it did not beat it."
+    )
 
 
 def rnn_beats_baseline(run: dict) -> bool:
@@ -184,15 +244,7 @@ def build_report(run_dir: Path) -> Path:
             ),
             "lengths": _save(plots.plot_length_histograms(run["rows"], class_names), scratch, "data_lengths.png"),
         }
-        search = {}
-        if not trials.empty:
-            search["spread"] = _save(plots.plot_search_scores(trials, objective), scratch, "search_spread.png")
-            search["best_so_far"] = _save(plots.plot_best_so_far(trials, objective), scratch, "search_best_so_far.png")
-            search["parameters"] = [
-                _save(plots.plot_hyperparameter(trials, column, objective), scratch, f"search_{column}.png")
-                for column in trials.columns
-                if column.startswith("hp_") and not column.startswith("hp_tuner/") and trials[column].notna().any()
-            ]
+        search = _search_figures(trials, objective, scratch) if not trials.empty else {}
         board = leaderboard(run)
         architectures = []
         for name, model in run["models"].items():
@@ -240,11 +292,12 @@ def build_report(run_dir: Path) -> Path:
             class_names=class_names,
             board=board,
             verdict=verdict(run),
-            rnn_wins=((run["leaderboard"] or {}).get("comparison") or {}).get("auc_macro", {}).get("verdict")
-            == "beats",
+            rnn_wins=rnn_beats_baseline(run),
+            next_step=next_step(run, objective),
+            importance_min_trials=MIN_TRIALS,
             chosen_on=(run["leaderboard"] or {}).get("chosen_on"),
             trials=trials.to_dict("records") if not trials.empty else [],
-            hp_columns=[c for c in trials.columns if c.startswith("hp_")] if not trials.empty else [],
+            hp_columns=hyperparameter_columns(trials),
             objective=objective,
             figures=figures,
             search=search,

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from rnnsweep.models import objective as objectives
@@ -115,16 +119,102 @@ def plot_best_so_far(trials: pd.DataFrame, objective: str, ax=None):
     return fig
 
 
-def plot_hyperparameter(trials: pd.DataFrame, parameter: str, objective: str, ax=None):
-    """Objective against one hyperparameter's value, coloured by architecture."""
-    fig, ax = _axes(ax, figsize=(4, 3))
-    completed = trials[(trials["status"] == "COMPLETED") & trials[parameter].notna()]
-    sns.stripplot(completed, x=parameter, y="objective", hue="architecture", ax=ax, palette=PALETTE, dodge=True)
-    ax.set_xlabel(parameter.removeprefix("hp_"))
-    ax.set_ylabel(objective)
-    if ax.get_legend():
-        ax.get_legend().set_visible(False)
+def architecture_colors(architectures) -> dict:
+    """One fixed colour per architecture, the same in every search figure."""
+    names = list(dict.fromkeys(architectures))
+    return dict(zip(names, sns.color_palette(PALETTE, len(names)), strict=True))
+
+
+def _value_scale(parameter: str) -> tuple[str, dict]:
+    """Axis scale for a hyperparameter: log for rates, log2 for units, linear otherwise."""
+    if "learning_rate" in parameter:
+        return "log", {}
+    if "units" in parameter:
+        return "log", {"base": 2}
+    return "linear", {}
+
+
+def plot_hyperparameter_panels(trials: pd.DataFrame, parameters: list[str], objective: str, *, ncols: int = 3):
+    """Objective against each hyperparameter, one equal panel each, coloured by architecture
+    with one legend naming them; learning rates on a log axis, units on a log2 axis."""
+    completed = trials[(trials["status"] == "COMPLETED") & trials["objective"].notna()]
+    colors = architecture_colors(trials["architecture"])
+    rows = max(1, -(-len(parameters) // ncols))
+    fig, axes = new_figure(figsize=(4 * ncols, 3 * rows), nrows=rows, ncols=ncols)
+    axes = np.atleast_1d(axes).ravel()
+    for ax, parameter in zip(axes, parameters, strict=False):
+        part = completed[completed[parameter].notna()]
+        for architecture, group in part.groupby("architecture", sort=False):
+            ax.scatter(group[parameter].astype(float), group["objective"], color=colors[architecture], s=25, alpha=0.8)
+        scale, options = _value_scale(parameter)
+        ax.set_xscale(scale, **options)
+        ax.set_xlabel(parameter.removeprefix("hp_"))
+        ax.set_ylabel(objective)
+    for ax in axes[len(parameters) :]:
+        ax.set_visible(False)
+    handles = [Line2D([], [], marker="o", linestyle="", color=color, label=name) for name, color in colors.items()]
+    fig.legend(
+        handles=handles, loc="outside upper center", ncols=min(len(handles), 6), fontsize=8, title="architecture"
+    )
     return fig
+
+
+def plot_importance(importance: dict[str, float], *, title: str = "", ax=None):
+    """Horizontal bars of hyperparameter importances (shares of the objective's variance)."""
+    fig, ax = _axes(ax, figsize=(5, 0.4 * len(importance) + 1.2))
+    names = list(importance)[::-1]
+    ax.barh(names, [importance[n] for n in names], color="#4c72b0")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("importance (fANOVA share of variance)")
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def plot_parallel_coordinates(trials: pd.DataFrame, parameters: list[str], objective: str, *, title: str = "", ax=None):
+    """Every completed trial as a line across its hyperparameters and the objective, coloured by the objective.
+
+    Each axis spans the values the hyperparameter took (in rank order, so learning rates and
+    units are evenly spaced like on a log axis); its smallest and largest values are written
+    at its ends.
+    """
+    completed = trials[(trials["status"] == "COMPLETED") & trials["objective"].notna()]
+    columns = [*parameters, "objective"]
+    fig, ax = _axes(ax, figsize=(1.6 * len(columns) + 1.5, 3.5))
+    positions = {}
+    for column in columns:
+        values = sorted(completed[column].dropna().unique())
+        span = max(1, len(values) - 1)
+        if column == "objective":
+            low, high = min(values), max(values)
+            positions[column] = (lambda v, low=low, high=high: (v - low) / (high - low or 1)), values
+        else:
+            positions[column] = (lambda v, values=values, span=span: values.index(v) / span), values
+    scores = completed["objective"].astype(float)
+    norm = Normalize(scores.min(), scores.max())
+    cmap = colormaps["viridis"]
+    order = scores.argsort().to_numpy()
+    if objectives.direction(objective) == "min":
+        order = order[::-1]  # the best drawn last, on top
+    for index in order:
+        row = completed.iloc[index]
+        xs = [i for i, c in enumerate(columns) if pd.notna(row[c])]
+        ys = [positions[c][0](row[c]) for c in columns if pd.notna(row[c])]
+        ax.plot(xs, ys, color=cmap(norm(row["objective"])), alpha=0.8, linewidth=1.2)
+    for i, column in enumerate(columns):
+        ax.axvline(i, color="grey", linewidth=0.8)
+        values = positions[column][1]
+        ax.annotate(_short(values[0]), (i, -0.04), ha="center", va="top", fontsize=7)
+        ax.annotate(_short(values[-1]), (i, 1.04), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(columns)), [c.removeprefix("hp_") for c in columns], rotation=20, fontsize=8)
+    ax.set_yticks([])
+    ax.set_ylim(-0.15, 1.15)
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=objective)
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def plot_class_counts(class_counts: dict[str, dict[str, int]], class_names: list[str], ax=None):
