@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from rnnsweep.data_prep.clean import CleaningOptions, clean_texts, load_stopwords
 from rnnsweep.data_prep.config import DataConfig
 from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.files import staged_directory
 from rnnsweep.data_prep.labels import assign_labels
 from rnnsweep.data_prep.layout import DATA_FILES, EMBEDDING_MATRIX, RunLayout, read_rows
 from rnnsweep.data_prep.sources import read_source
@@ -257,10 +256,7 @@ def prepare_data(config: DataConfig, run_dir: Path) -> PreparedData:
             "trainable": config.embeddings_trainable,
         }
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".data-", dir=run_dir))
-    try:
+    with staged_directory(RunLayout(run_dir).data) as scratch:
         rows.to_csv(scratch / "rows.csv", index=False)
         splits = {s: rows.loc[rows["split"] == s, "row_id"].astype(int).tolist() for s in SPLITS}
         (scratch / "splits.json").write_text(json.dumps(splits))
@@ -271,13 +267,6 @@ def prepare_data(config: DataConfig, run_dir: Path) -> PreparedData:
         if embedding_matrix is not None:
             np.save(scratch / EMBEDDING_MATRIX, embedding_matrix)
         (scratch / "summary.json").write_text(json.dumps(summary, indent=2))
-        target = RunLayout(run_dir).data
-        if target.exists():
-            shutil.rmtree(target)
-        scratch.rename(target)
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch)
     return load_prepared(run_dir)
 
 

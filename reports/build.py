@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import tomllib
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pandas as pd
 
 from rnnsweep.data_prep import layout as files
 from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.files import staged_directory
 from rnnsweep.data_prep.layout import RunLayout, read_rows, read_trials
 from rnnsweep.models import objective as objectives
 from rnnsweep.reports import plots
@@ -236,8 +235,7 @@ def build_report(run_dir: Path) -> Path:
     class_names = summary["class_names"]
     report_config = run["config"].get("report", {})
     objective = run["config"].get("search", {}).get("objective", "val_auc")
-    scratch = Path(tempfile.mkdtemp(prefix=".report-", dir=run_dir))
-    try:
+    with staged_directory(RunLayout(run_dir).report) as scratch:
         figures = {
             "class_counts": _save(
                 plots.plot_class_counts(summary["class_counts"], class_names), scratch, "data_class_counts.png"
@@ -310,10 +308,4 @@ def build_report(run_dir: Path) -> Path:
             ),
         )
         (scratch / files.REPORT_INDEX).write_text(html, encoding="utf-8")
-        target = RunLayout(run_dir).report
-        if target.exists():
-            shutil.rmtree(target)
-        scratch.rename(target)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return RunLayout(run_dir).report_index

@@ -388,3 +388,27 @@ def test_report_shows_importance_parallel_coordinates_and_history_when_worth_it(
     assert "No importance chart: 1 completed trial(s); importances need at least 10" in html
     assert "(median-stopped)" in html  # the synthetic sweep's first trial
     assert re.search(r'id="next-step">Next: ', html)
+
+
+def test_created_folders_honour_the_umask(tiny_run, tmp_path, tiny_csv):
+    """data/, models/<name>/ and report/ are written whole, then renamed: with the user's umask,
+    not `mkdtemp`'s owner-only mode, so a report can be shared from a web server or a group folder."""
+    from rnnsweep.data_prep.config import resolve_preset
+    from rnnsweep.data_prep.files import staged_directory
+    from rnnsweep.data_prep.prepare import prepare_data
+    from rnnsweep.reports import build_report
+
+    run = tmp_path / "copy"
+    shutil.copytree(tiny_run, run)
+    shutil.rmtree(run / "report")
+    old = os.umask(0o002)
+    try:
+        prepare_data(resolve_preset({"preset": "womens-clothing", "path": str(tiny_csv)}), tmp_path / "fresh")
+        build_report(run)
+        with staged_directory(tmp_path / "models" / "gru1", beside=tmp_path) as scratch:
+            (scratch / "metrics.json").write_text("{}")
+    finally:
+        os.umask(old)
+    for folder in (tmp_path / "fresh" / "data", run / "report", tmp_path / "models" / "gru1"):
+        assert folder.stat().st_mode & 0o777 == 0o775, folder
+    assert not list(tmp_path.glob(".gru1-*"))  # the scratch folder became the target

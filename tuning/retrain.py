@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 from pathlib import Path
 
 import keras
@@ -15,7 +13,7 @@ import pandas as pd
 
 from rnnsweep.data_prep import layout as files
 from rnnsweep.data_prep.errors import InputError
-from rnnsweep.data_prep.files import write_atomically
+from rnnsweep.data_prep.files import staged_directory, write_atomically
 from rnnsweep.data_prep.layout import RunLayout, read_trials
 from rnnsweep.data_prep.prepare import SPLITS, PreparedData, cleaning_options, load_prepared
 from rnnsweep.models import objective as objectives
@@ -142,16 +140,9 @@ def retrain_best(run_dir: Path, config: Config, *, data: PreparedData | None = N
     for _, row in chosen.iterrows():
         name = _model_dir_name(row, config.retrain.top)
         logger.info("retraining %s (trial %s) on %s", name, row["trial_id"], device)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=run_dir))
-        try:
+        # The scratch folder sits beside models/, so no half-written model is ever listed there.
+        with staged_directory(RunLayout(run_dir).model(name), beside=run_dir) as scratch:
             results[name] = _retrain_one(config, data, row, name, scratch, device)
-            target = RunLayout(run_dir).model(name)
-            target.parent.mkdir(exist_ok=True)
-            if target.exists():
-                shutil.rmtree(target)
-            scratch.rename(target)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
     keras.mixed_precision.set_global_policy("float32")
     return results
 
