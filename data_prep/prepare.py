@@ -212,21 +212,11 @@ def _summary(rows: pd.DataFrame, class_names, stats, x, vocabulary, sequence_len
     return summary
 
 
-def prepare_data(config: DataConfig, run_dir: Path) -> PreparedData:
-    """Run the data stage and save its output in `RUN_DIR/data`.
+def build_prepared(config: DataConfig) -> PreparedData:
+    """Read, check, clean, label, split and encode the data named by `config`, in memory.
 
-    Writes `rows.csv` (every kept row with its split), `splits.json` (row ids per
-    split), `vocabulary.json`, `arrays.npz` (token ids and labels per split),
-    `summary.json`, and `embedding_matrix.npy` with pretrained vectors. Files are
-    written to a scratch folder first and moved in at the end, so a failure leaves
-    nothing half-written.
-
-    Args:
-        config: The data configuration.
-        run_dir: The run directory.
-
-    Returns:
-        The prepared data, as `load_prepared(run_dir)` would read it.
+    Writes nothing, so every problem with the data or the settings is found before a run
+    directory is touched.
 
     Raises:
         InputError: Any problem with the data or the settings.
@@ -242,10 +232,12 @@ def prepare_data(config: DataConfig, run_dir: Path) -> PreparedData:
         x[split] = encode(part["clean_text"].tolist(), vocabulary, sequence_length)
         y[split] = part["label"].to_numpy(dtype=np.int32)
     summary = _summary(rows, class_names, stats, x, vocabulary, sequence_length)
+    class_weight = None
     if config.balance == "class_weight":
         present = np.unique(y["train"])
         weights = compute_class_weight("balanced", classes=present, y=y["train"])
-        summary["class_weight"] = {int(c): float(w) for c, w in zip(present, weights, strict=True)}
+        class_weight = {int(c): float(w) for c, w in zip(present, weights, strict=True)}
+        summary["class_weight"] = class_weight
     embedding_matrix = None
     if config.embeddings_path:
         embedding_matrix, found = load_embedding_matrix(config.embeddings_path, vocabulary, seed=config.seed)
@@ -255,19 +247,55 @@ def prepare_data(config: DataConfig, run_dir: Path) -> PreparedData:
             "vocabulary_found": found,
             "trainable": config.embeddings_trainable,
         }
+    return PreparedData(
+        x=x,
+        y=y,
+        class_names=class_names,
+        vocabulary=vocabulary,
+        sequence_length=sequence_length,
+        rows=rows,
+        summary=summary,
+        class_weight=class_weight,
+        embedding_matrix=embedding_matrix,
+    )
 
+
+def save_prepared(data: PreparedData, run_dir: Path) -> PreparedData:
+    """Write prepared data to `RUN_DIR/data`, whole or not at all; return it as read back.
+
+    Writes `rows.csv` (every kept row with its split), `splits.json` (row ids per split),
+    `vocabulary.json`, `arrays.npz` (token ids and labels per split), `summary.json`, and
+    `embedding_matrix.npy` with pretrained vectors, into a scratch folder renamed at the end.
+    """
+    rows = data.rows
     with staged_directory(RunLayout(run_dir).data) as scratch:
         rows.to_csv(scratch / "rows.csv", index=False)
         splits = {s: rows.loc[rows["split"] == s, "row_id"].astype(int).tolist() for s in SPLITS}
         (scratch / "splits.json").write_text(json.dumps(splits))
-        (scratch / "vocabulary.json").write_text(json.dumps(vocabulary))
+        (scratch / "vocabulary.json").write_text(json.dumps(data.vocabulary))
         np.savez_compressed(
-            scratch / "arrays.npz", **{f"x_{s}": x[s] for s in SPLITS}, **{f"y_{s}": y[s] for s in SPLITS}
+            scratch / "arrays.npz", **{f"x_{s}": data.x[s] for s in SPLITS}, **{f"y_{s}": data.y[s] for s in SPLITS}
         )
-        if embedding_matrix is not None:
-            np.save(scratch / EMBEDDING_MATRIX, embedding_matrix)
-        (scratch / "summary.json").write_text(json.dumps(summary, indent=2))
+        if data.embedding_matrix is not None:
+            np.save(scratch / EMBEDDING_MATRIX, data.embedding_matrix)
+        (scratch / "summary.json").write_text(json.dumps(data.summary, indent=2))
     return load_prepared(run_dir)
+
+
+def prepare_data(config: DataConfig, run_dir: Path) -> PreparedData:
+    """Run the data stage (`build_prepared`) and save its output in `RUN_DIR/data` (`save_prepared`).
+
+    Args:
+        config: The data configuration.
+        run_dir: The run directory.
+
+    Returns:
+        The prepared data, as `load_prepared(run_dir)` would read it.
+
+    Raises:
+        InputError: Any problem with the data or the settings; nothing is written then.
+    """
+    return save_prepared(build_prepared(config), run_dir)
 
 
 def load_prepared(run_dir: Path) -> PreparedData:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -39,30 +40,141 @@ def test_help_lists_every_option_with_defaults(capsys):
         parser.parse_args(["tune", "--tuner", "grid"])
 
 
-@pytest.mark.parametrize(
-    "argv,message",
-    [
-        (["data", "--data", "missing.csv"], "missing.csv: no such file"),
-        (
-            ["tune", "--data", "r.csv", "--preset", "womens-clothing", "--architectures", "lstm,transformer"],
-            "Received: architectures='transformer'",
-        ),
-        (["data", "--data", "r.csv", "--text-column", "body"], "no text column 'body'"),
-        (["data", "--config", "nope.toml"], "nope.toml: no such config file"),
-        (["report", "no_run_here"], "no data/summary.json"),
-        (["retrain", "no_run_here"], "no config.toml"),
-        (["predict", "none.keras", "some text"], "no such model file"),
-        (["tune", "--data", "r.csv", "--preset", "womens-clothing", "--workers", "0"], "Received: workers=0"),
-        (["run", "--data", "r.csv", "--preset", "womens-clothing", "--workers", "many"], "Received: workers='many'"),
-    ],
-)
-def test_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, capsys, argv, message):
+FIXTURES = Path(__file__).parent / "fixtures"
+GOOD = make_reviews(60)
+CLOTHING = ["--preset", "womens-clothing"]
+
+# name: (files to write, argv, text the one stderr line must contain). Paths are relative to
+# a fresh working directory; "run" is the run directory every case checks is left untouched
+# ("prepared" runs the data stage there first, "existing" leaves a finished data stage).
+BAD_INPUTS = {
+    "missing file": ({}, ["data", "--data", "missing.csv", *CLOTHING], "missing.csv: no such file"),
+    "directory": ({"d/x.txt": b"x"}, ["data", "--data", "d", *CLOTHING], "is a directory"),
+    "empty file": ({"e.csv": b""}, ["data", "--data", "e.csv", *CLOTHING], "e.csv"),
+    "header only": ({"h.csv": b"Title,Review Text,Rating\n"}, ["data", "--data", "h.csv", *CLOTHING], "h.csv"),
+    "binary file": ({"b.csv": b"\x00\x01\x02" * 100}, ["data", "--data", "b.csv", *CLOTHING], "binary"),
+    "bad gzip": ({"g.csv.gz": b"not gzip at all"}, ["data", "--data", "g.csv.gz", *CLOTHING], "g.csv.gz"),
+    "truncated gzip": ("truncated", ["data", "--data", "t.csv.gz", *CLOTHING], "t.csv.gz"),
+    "unknown preset": ({}, ["data", "--data", "r.csv", "--preset", "yelp"], "invalid choice: 'yelp'"),
+    "unknown label scheme": ({}, ["data", "--data", "r.csv", "--labels", "stars5"], "invalid choice: 'stars5'"),
+    "missing text column": ({}, ["data", "--data", "r.csv", *CLOTHING, "--text-column", "body"], "'body'"),
+    "missing label column": ({}, ["data", "--data", "r.csv", *CLOTHING, "--label-column", "stars"], "'stars'"),
+    "no usable labels": (
+        {"x.csv": [{**r, "Rating": "x"} for r in GOOD]},
+        ["data", "--data", "x.csv", *CLOTHING],
+        "no usable values",
+    ),
+    "one class": ({"one.csv": [{**r, "Rating": 5} for r in GOOD]}, ["data", "--data", "one.csv", *CLOTHING], "'5'"),
+    "class too small to stratify": (
+        {"small.csv": [*GOOD[:59], {**GOOD[0], "Review Text": "lonely", "Rating": 6}]},
+        [
+            "data",
+            "--data",
+            "small.csv",
+            "--text-column",
+            "Review Text",
+            "--label-column",
+            "Rating",
+            "--labels",
+            "stars",
+        ],
+        "class '6' has 1 row",
+    ),
+    "all texts empty after cleaning": (
+        {"empty.csv": [{**r, "Review Text": "123 !!"} for r in GOOD]},
+        ["data", "--data", "empty.csv", *CLOTHING],
+        "empty after cleaning",
+    ),
+    "unknown config key": ({"c.toml": b"[search]\nmax_trial = 3\n"}, ["tune", "--config", "c.toml"], "'max_trial'"),
+    "bad config value": ({"c.toml": b"[data]\nvocab_size = 1\n"}, ["data", "--config", "c.toml"], "vocab_size"),
+    "malformed TOML": ({"c.toml": b"[search\n"}, ["run", "--config", "c.toml"], "c.toml: not valid TOML"),
+    "missing config file": ({}, ["data", "--config", "nope.toml"], "nope.toml: no such config file"),
+    "vector file with varying dimensions": (
+        {"c.toml": b'[data]\nembeddings_path = "v.txt"\n', "v.txt": b"dress 0.1 0.2\ngreat 0.1 0.2 0.3\n"},
+        ["data", "--config", "c.toml", "--data", "r.csv", *CLOTHING],
+        "v.txt",
+    ),
+    "unknown architecture": ({}, ["tune", "--data", "r.csv", *CLOTHING, "--architectures", "lstm,tx"], "'tx'"),
+    "workers 0": ({}, ["tune", "--data", "r.csv", *CLOTHING, "--workers", "0"], "Received: workers=0"),
+    "workers many": ({}, ["run", "--data", "r.csv", *CLOTHING, "--workers", "many"], "Received: workers='many'"),
+    "bad data on tune": ({}, ["tune", "--data", "missing.csv", *CLOTHING], "missing.csv: no such file"),
+    "bad data on run": ({}, ["run", "--data", "missing.csv", *CLOTHING], "missing.csv: no such file"),
+    "overwrite with bad data keeps the run": (
+        "existing",
+        ["data", "--data", "missing.csv", *CLOTHING, "--overwrite"],
+        "missing.csv: no such file",
+    ),
+    "retrain a missing run": ({}, ["retrain", "run"], "no config.toml"),
+    "retrain a half-made run": ("prepared", ["retrain", "run"], "trials.csv: no trials table"),
+    "report a run with no results": ({"run/notes.txt": b"x"}, ["report", "run"], "no data/summary.json"),
+    "predict a missing model": ({}, ["predict", "none.keras", "some text"], "none.keras: no such model file"),
+    "predict with a model that is not an export": (
+        {},
+        ["predict", str(FIXTURES / "legacy_model.keras"), "text"],
+        "not an rnnsweep export",
+    ),
+    "predict a file without the text column": (
+        {"in.csv": b"body\nlovely dress\n"},
+        ["predict", str(FIXTURES / "legacy_export.keras"), "--input", "in.csv", "--output", "run/out.csv"],
+        "no text column 'text'",
+    ),
+}
+
+
+def _tree(folder: Path) -> dict[str, bytes] | None:
+    """Every file under `folder` with its bytes (None when the folder does not exist)."""
+    if not folder.exists():
+        return None
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys, case):
+    files, argv, message = BAD_INPUTS[case]
     monkeypatch.chdir(tmp_path)
-    write_csv(tmp_path / "r.csv", make_reviews(60))
-    assert main(argv) == 2
+    write_csv(tmp_path / "r.csv", GOOD)
+    if files == "truncated":
+        import gzip
+
+        full = gzip.compress((tmp_path / "r.csv").read_bytes())
+        files = {"t.csv.gz": full[: len(full) // 2]}
+    elif files in ("prepared", "existing"):
+        assert main(["-q", "data", "--data", "r.csv", *CLOTHING, "--output", "run"]) == 0
+        files = {}
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            (tmp_path / name).write_bytes(content)
+        else:
+            write_csv(tmp_path / name, content)
+    command, *rest = argv
+    if command in ("data", "tune", "run"):
+        rest += ["--output", "run"]
+    before = _tree(tmp_path / "run")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) if "invalid choice" in message else contextlib.nullcontext() as exited:
+        code = main([command, *rest])
+    code = exited.value.code if exited else code
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
-    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("data/summary.json"))
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith(f"rnnsweep {command}: error: "), err
+    assert message in err[0] and "Traceback" not in err[0], err
+    assert _tree(tmp_path / "run") == before  # absent stays absent; an existing run is left as it was
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_data_is_answered_without_importing_tensorflow(tmp_path):
+    code = (
+        "import sys; from rnnsweep.tuning.cli import main;"
+        "code = main(['data', '--data', 'missing.csv']);"
+        "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=ENV)
+    assert result.stdout.split() == ["2", "False", "False"], result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "rnnsweep data: error: missing.csv: no such file; check the path given with --data"
+    ]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_run_end_to_end_in_a_subprocess(tmp_path):

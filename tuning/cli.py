@@ -31,6 +31,14 @@ def _defaults(section) -> dict:
 SEARCH, RETRAIN = _defaults(SearchConfig), _defaults(RetrainConfig)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, answering a bad flag with one line (`rnnsweep COMMAND: error: ...`, exit 2)
+    instead of the usage block and the error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each flag's default, unless its help says it already or there is none
     (None means the config file's or preset's value, which the help names)."""
@@ -148,13 +156,13 @@ def _retrain_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> None
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rnnsweep",
         description="Hyperparameter sweeps for recurrent text classifiers on review text.",
         formatter_class=HelpFormatter,
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print warnings and errors only")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
     data = sub.add_parser("data", help="load, clean, split and summarise the data", formatter_class=HelpFormatter)
     _data_flags(data)

@@ -118,6 +118,17 @@ def free_ports(count: int, host: str = "127.0.0.1") -> int:
     raise InputError(f"found no {count} consecutive free ports on {host}; pass --oracle HOST:PORT")
 
 
+def check_workers(workers: int | str | None) -> None:
+    """Raise `InputError` unless `workers` is a positive integer, "auto" or None ("auto")."""
+    if workers is None or workers == "auto":
+        return
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InputError(
+            f"workers must be a positive integer or 'auto'. Received: workers={workers!r}; "
+            "1 runs the sweep in this process"
+        )
+
+
 def resolve_workers(workers: int | str | None, search, *, tuner_options: dict | None = None) -> int:
     """How many local worker processes a sweep runs; 1 means a single process.
 
@@ -139,12 +150,8 @@ def resolve_workers(workers: int | str | None, search, *, tuner_options: dict | 
     Raises:
         InputError: `workers` is neither a positive integer nor "auto".
     """
+    check_workers(workers)
     if workers is not None and workers != "auto":
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise InputError(
-                f"workers must be a positive integer or 'auto'. Received: workers={workers!r}; "
-                "1 runs the sweep in this process"
-            )
         return workers
     if search.multi_gpu or search.isolate_trials or tuner_options:
         return 1

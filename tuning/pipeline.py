@@ -7,28 +7,37 @@ from pathlib import Path
 
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.layout import RunLayout, read_trials
-from rnnsweep.data_prep.prepare import PreparedData, load_prepared, prepare_data
+from rnnsweep.data_prep.prepare import PreparedData, build_prepared, load_prepared, save_prepared
 from rnnsweep.models.architectures import resolve_architectures
 from rnnsweep.tuning.baselines import run_baselines
 from rnnsweep.tuning.config import Config, check_same_settings, load_run_config, open_run
 from rnnsweep.tuning.distributed import (
     DEFAULT_MAX_WORKER_RESTARTS,
     Role,
+    check_workers,
     exit_with_launcher,
     resolve_workers,
     run_local_workers,
 )
 from rnnsweep.tuning.leaderboard import build_leaderboard
-from rnnsweep.tuning.retrain import retrain_best
-from rnnsweep.tuning.search import run_search
 
 logger = logging.getLogger(__name__)
 
 
 def data_stage(config: Config, run_dir: Path, *, overwrite: bool = False) -> PreparedData:
-    """Load, clean, split and encode the data into `RUN_DIR/data` (see `prepare_data`)."""
+    """Load, clean, split and encode the data into `RUN_DIR/data` (see `prepare_data`).
+
+    The settings and the data are checked before the run directory is created or changed:
+    on bad input nothing is written, and an existing run directory is left as it was.
+
+    Raises:
+        InputError: Bad settings or data, or a run directory holding other settings.
+    """
+    if not overwrite:
+        check_same_settings(run_dir, config)
+    prepared = build_prepared(config.data)
     open_run(run_dir, config, overwrite=overwrite)
-    data = prepare_data(config.data, run_dir)
+    data = save_prepared(prepared, run_dir)
     summary = data.summary
     logger.info(
         "data: %d rows read, %d used; dropped %s; classes %s; sequence length %d; vocabulary %d",
@@ -88,16 +97,25 @@ def tune_stage(
         # Workers never write shared state before the chief has: they only check it.
         check_same_settings(run_dir, config)
         load_prepared(run_dir)
-        return run_search(run_dir, config, tuner_options=tuner_options, role=role)
+        return _run_search(run_dir, config, tuner_options=tuner_options, role=role)
+    check_workers(workers)
+    if overwrite or not RunLayout(run_dir).summary.is_file():
+        data_stage(config, run_dir, overwrite=overwrite)  # checks the data before writing anything
+    else:
+        open_run(run_dir, config)
     workers = 1 if role is not None else resolve_workers(workers, config.search, tuner_options=tuner_options)
-    open_run(run_dir, config, overwrite=overwrite)
-    if not RunLayout(run_dir).summary.is_file():
-        data_stage(config, run_dir)
     if workers > 1:
         architectures = resolve_architectures(config.search.architectures, config.search.custom_architectures)
         run_local_workers(run_dir, workers=workers, architectures=len(architectures), max_restarts=max_worker_restarts)
         return read_trials(run_dir)
-    return run_search(run_dir, config, tuner_options=tuner_options, role=role)
+    return _run_search(run_dir, config, tuner_options=tuner_options, role=role)
+
+
+def _run_search(run_dir: Path, config: Config, **options):
+    # Keras and TensorFlow are imported only once the settings and the data are known to be good.
+    from rnnsweep.tuning.search import run_search
+
+    return run_search(run_dir, config, **options)
 
 
 def retrain_stage(run_dir: Path, overrides: dict | None = None) -> dict:
@@ -107,10 +125,13 @@ def retrain_stage(run_dir: Path, overrides: dict | None = None) -> dict:
     Returns:
         Metrics by model name, plus "baselines" and "leaderboard".
     """
+    from rnnsweep.tuning.retrain import retrain_best
+
     config = load_run_config(run_dir, overrides)
+    data = load_prepared(run_dir)  # read once, for every model and baseline
+    read_trials(run_dir)  # a half-made run fails here, before anything is written
     if overrides:
         open_run(run_dir, config)
-    data = load_prepared(run_dir)  # read once, for every model and baseline
     results = retrain_best(run_dir, config, data=data)
     results["baselines"] = run_baselines(
         run_dir, data=data, objective=config.search.objective, balance=config.data.balance, seed=config.data.seed
