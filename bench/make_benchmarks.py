@@ -47,6 +47,7 @@ def run(script: str, *args: str) -> dict | None:
 CLOTHING_HEADING = "## Clothing reviews: tuned RNNs against the baselines of the same run"
 COMMITS_HEADING = "## Commit each result was measured on"
 CARRIED_OVER_PREFIX = "Carried over from the previous BENCHMARKS.md"
+CARRIED_OVER_MARK = f"{CARRIED_OVER_PREFIX}, not re-run this time."
 
 
 def previous_sections() -> tuple[dict[str, list[str]], dict[str, str], dict[str, str]]:
@@ -57,8 +58,8 @@ def previous_sections() -> tuple[dict[str, list[str]], dict[str, str], dict[str,
     sections, rows, commits = {}, {}, {}
     for chunk in text.split("\n## ")[1:]:
         heading, _, body = chunk.partition("\n")
-        lines = [line for line in body.strip().splitlines() if not line.startswith(CARRIED_OVER_PREFIX)]
-        sections[f"## {heading}"] = lines
+        kept = "\n".join(line for line in body.splitlines() if line != CARRIED_OVER_MARK)
+        sections[f"## {heading}"] = kept.strip().splitlines()
     for line in sections.get("## Targets", []):
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         if len(cells) == 3 and cells[0] not in ("target", "---"):
@@ -73,11 +74,12 @@ def previous_sections() -> tuple[dict[str, list[str]], dict[str, str], dict[str,
 def clothing_result(run_dir: Path) -> dict:
     """What BENCHMARKS.md shows of a finished clothing-example run: its leaderboard (every
     model and tuned baseline ranked on validation, test figures with 95% intervals, the
-    paired verdict), its budget, and its wall time from the data stage's end to the report."""
+    paired verdict), its budget, and its wall time from the data stage's end to the verdict
+    (leaderboard.json, the retrain stage's last file; a later `rnnsweep report` rewrites the report)."""
     board = json.loads((run_dir / "leaderboard.json").read_text())
     config = tomllib.loads((run_dir / "config.toml").read_text())
     started = (run_dir / "data" / "summary.json").stat().st_mtime
-    finished = (run_dir / "report" / "index.html").stat().st_mtime
+    finished = (run_dir / "leaderboard.json").stat().st_mtime
     return {"leaderboard": board, "config": config, "wall_s": round(finished - started, 1)}
 
 
@@ -94,7 +96,7 @@ def clothing_section(result: dict) -> list[str]:
         "`rnnsweep run --config examples/clothing.toml --data ../shared/data/womens_clothing_reviews.csv.gz`: "
         f"{', '.join(search['architectures'])}, {search['max_trials']} trials of {search['epochs']} epoch(s) each, "
         f"retrained up to {retrain['epochs']} epochs with seeds {retrain['seeds']}; baselines tuned on validation; "
-        f"{result['wall_s'] / 60:.1f} min from the prepared data to the report (commit {result.get('commit', '?')}).",
+        f"{result['wall_s'] / 60:.1f} min from the prepared data to the verdict (commit {result.get('commit', '?')}).",
         "",
         f"Ranked by validation {board['objective']} (the figure that chose every model and setting); test figures "
         "with 95% stratified bootstrap intervals (1,000 resamples), reported only.",
@@ -229,14 +231,20 @@ def targets_section(results: dict, previous_rows: dict, previous_why: list[str])
     """The performance issue's targets, each with the measured figure and whether it is met;
     a target not measured this time keeps its row (and its "why") from `previous_rows`."""
 
+    def carried(line: str) -> str:
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[1] != "not measured" and not cells[1].endswith("(carried over)"):
+            cells[1] += " (carried over)"
+        return "| " + " | ".join(cells) + " |"
+
     def row(target, name, figure, met):
         if name not in results:
-            return previous_rows.get(target, f"| {target} | not measured | |")
+            return carried(previous_rows.get(target, f"| {target} | not measured | |"))
         return f"| {target} | {figure(results[name])} | {'met' if met(results[name]) else '**not met**'} |"
 
     runs = search_runs(results)
     search_target = "sweep reaches the reference's best validation AUC in <= 1/3 of its wall time"
-    search_row = previous_rows.get(search_target, f"| {search_target} | not measured | |")
+    search_row = carried(previous_rows.get(search_target, f"| {search_target} | not measured | |"))
     median_ratio = None
     if runs:
         median_ratio = statistics.median(_ratio(r) for r in runs)
@@ -329,7 +337,8 @@ def targets_section(results: dict, previous_rows: dict, previous_why: list[str])
         "| the throughput benchmark on a lent GPU (JAX or PyTorch backend) | not run: no GPU machine was lent "
         "to the sessions that measured these | |",
         "",
-        *(why or previous_why),
+        *why,
+        *previous_why,
     ]
 
 
@@ -411,12 +420,19 @@ def main() -> None:
         f"({machine.get('processor')}), Python {machine.get('python')}, TensorFlow {machine.get('tensorflow')}, "
         f"Keras {machine.get('keras')}. Throughput: the median of the runs shown per side; the others one run each, "
         "on a shared machine: treat differences under ~10% as noise. Sections marked as carried over were measured "
-        "earlier, on the commit listed for them at the end.",
+        "earlier, on the commit listed for them at the end and possibly on another machine (compare their ratios, "
+        "not their speeds).",
         "",
     ]
     previous, previous_rows, previous_commits = previous_sections()
-    previous_why = [line for line in previous.get("## Targets", []) if line.startswith("Why ")]
-    previous_why = [item for line in previous_why for item in (line, "")]
+    # A "why" of the previous file stays, marked, only while its target is not measured again.
+    measured = {"lstm": "throughput_lstm", "gru1": "throughput_gru1", "search": "search_seed_42"}
+    previous_why = []
+    for line in previous.get("## Targets", []):
+        why = line.removeprefix(f"{CARRIED_OVER_PREFIX}: ")
+        subject = next((k for k in measured if why.startswith(f"Why the {k}")), None)
+        if subject and measured[subject] not in results:
+            previous_why += [f"{CARRIED_OVER_PREFIX}: {why}", ""]
     lines += targets_section(results, previous_rows, previous_why)
     if "data_prep" in results:
         r = results["data_prep"]
@@ -546,7 +562,7 @@ def main() -> None:
     written = {line for line in lines if line.startswith("## ")}
     for heading, body in previous.items():
         if heading not in written and heading not in ("## Targets", COMMITS_HEADING):
-            lines += [heading, "", f"{CARRIED_OVER_PREFIX}, not re-run this time.", "", *body, ""]
+            lines += [heading, "", CARRIED_OVER_MARK, "", *body, ""]
     commits = {**previous_commits, **{name: result.get("commit", "unknown") for name, result in results.items()}}
     lines += [COMMITS_HEADING, ""]
     lines += [f"- {name}: {commit}" for name, commit in commits.items()]

@@ -91,6 +91,11 @@ class RunLayout:
         return self.report / REPORT_INDEX
 
     @property
+    def logs(self) -> Path:
+        """What the libraries print (TensorFlow's start-up, keras-tuner's tables), per command and process."""
+        return self.root / "logs"
+
+    @property
     def tensorboard(self) -> Path:
         return self.root / "tensorboard"
 
@@ -103,6 +108,7 @@ class RunLayout:
             self.baselines,
             self.report,
             self.tensorboard,
+            self.logs,
             self.trials_csv,
             self.trials_json,
             self.leaderboard,
@@ -126,3 +132,15 @@ def read_trials(run_dir: Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(f"{path}: no trials table; run `rnnsweep tune --output {run_dir}` first")
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def failed_architectures(table: pd.DataFrame) -> dict[str, str]:
+    """Architectures none of whose trials completed, with the last failed trial's reason."""
+    if table.empty:
+        return {}
+    failed = {}
+    for architecture, part in table.groupby("architecture", sort=False):
+        if not (part["status"] == "COMPLETED").any():
+            reasons = [r for r in part["reason"].tolist() if isinstance(r, str) and r]
+            failed[architecture] = reasons[-1] if reasons else ""
+    return failed

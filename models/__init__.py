@@ -6,7 +6,7 @@ Names load on first use, so the architectures, search spaces and objectives can 
 
 from __future__ import annotations
 
-import importlib
+from rnnsweep._lazy import lazy_exports
 
 _EXPORTS = {
     "ARCHITECTURES": "rnnsweep.models.architectures",
@@ -24,13 +24,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'rnnsweep.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports("rnnsweep.models", _EXPORTS)

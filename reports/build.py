@@ -12,7 +12,7 @@ import pandas as pd
 from rnnsweep.data_prep import layout as files
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.files import staged_directory
-from rnnsweep.data_prep.layout import RunLayout, read_rows, read_trials
+from rnnsweep.data_prep.layout import RunLayout, failed_architectures, read_rows, read_trials
 from rnnsweep.models import objective as objectives
 from rnnsweep.reports import plots
 from rnnsweep.reports.importance import MIN_TRIALS, hyperparameter_columns, importances
@@ -296,6 +296,7 @@ def build_report(run_dir: Path) -> Path:
             chosen_on=(run["leaderboard"] or {}).get("chosen_on"),
             trials=trials.to_dict("records") if not trials.empty else [],
             hp_columns=hyperparameter_columns(trials),
+            failed=failed_architectures(trials),
             objective=objective,
             figures=figures,
             search=search,

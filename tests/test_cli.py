@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -187,12 +188,25 @@ def test_run_end_to_end_in_a_subprocess(tmp_path):
         "[retrain]\nepochs = 1\npatience = 1\n"
     )
     result = rnnsweep(
-        "run", "--config", str(config), "--data", str(data), "--output", str(tmp_path / "run"), timeout=300
+        "run",
+        *("--config", str(config), "--data", str(data), "--output", str(tmp_path / "run"), "--workers", "2"),
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     index = Path(result.stdout.strip().splitlines()[-1])
     assert index == tmp_path / "run" / "report" / "index.html" and index.is_file()
-    assert "lstm trial 1 of 2" in result.stderr and "leaderboard" in result.stderr
+    # One line per finished trial from the launcher, the leaderboard, and no library noise.
+    assert len(re.findall(r"^(lstm|bilstm) trial [12] of 2: val_auc", result.stderr, re.MULTILINE)) == 2
+    assert "leaderboard" in result.stderr
+    both = result.stdout + result.stderr
+    for noise in ("I0000", "E0000", "W0000", "absl::InitializeLog", "Search: Running Trial", "Best val_auc So Far"):
+        assert noise not in both, noise
+    logs = tmp_path / "run" / "logs"
+    assert {"chief.log", "worker-0.log", "worker-1.log"} <= {p.name for p in logs.iterdir()}
+    # ... they went to the logs: keras-tuner's tables to the chief's, TensorFlow's start-up to each process's.
+    assert "Search: Running Trial" in (logs / "chief.log").read_text()
+    assert all("I0000" in (logs / f"worker-{i}.log").read_text() for i in (0, 1))
+    assert "I0000" in (logs / "run.log").read_text()
     trials = pd.read_csv(tmp_path / "run" / "trials.csv")
     assert sorted(trials["architecture"]) == ["bilstm", "lstm"] and (trials["status"] == "COMPLETED").all()
     for name in ("lstm", "bilstm"):
@@ -256,3 +270,48 @@ def test_sigkill_mid_trial_then_resume(tmp_path):
         assert after["score"] == trial["score"] and after["hyperparameters"] == trial["hyperparameters"]
     combos = {(r.hp_units_1, r.hp_learning_rate) for r in trials.itertuples()}
     assert len(combos) == 4  # every combination once: nothing repeated
+
+
+def test_an_internal_error_is_one_line_naming_its_traceback(tiny_run, tmp_path, monkeypatch, capsys):
+    """Our own bugs are not dressed up as the user's mistake: exit 1, one line, the traceback in the run's log."""
+    import shutil
+
+    from rnnsweep.tuning import pipeline
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+
+    def broken(run_dir):
+        raise RuntimeError("something inside rnnsweep broke")
+
+    monkeypatch.setattr(pipeline, "report_stage", broken)
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("rnnsweep report: internal error (RuntimeError: something inside rnnsweep broke)")
+    log = run / "logs" / "report.log"
+    assert line.endswith(str(log)) and "Traceback" in log.read_text() and "def broken" in log.read_text()
+
+
+def test_an_architecture_whose_trials_all_fail_is_named(tmp_path, caplog, monkeypatch):
+    import logging
+
+    from rnnsweep.tuning.trials import log_leaderboard
+
+    monkeypatch.setattr(logging.getLogger("rnnsweep"), "propagate", True)  # main() in other tests turns it off
+
+    table = pd.DataFrame(
+        {
+            "architecture": ["gru1", "lstm", "lstm"],
+            "trial_id": ["0", "0", "1"],
+            "status": ["COMPLETED", "FAILED", "FAILED"],
+            "objective": [0.8, None, None],
+            "reason": ["", "x", "RuntimeError: Unable to automatically build the model"],
+        }
+    )
+    with caplog.at_level("INFO", logger="rnnsweep"):
+        log_leaderboard(table, "val_auc")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert set(warnings) == {
+        "lstm: no trial completed (last reason: RuntimeError: Unable to automatically build the model); see trials.csv"
+    }

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.layout import RunLayout
 from rnnsweep.tuning.threads import available_cores, recurrent_thread_settings, user_thread_settings
 
 logger = logging.getLogger(__name__)
@@ -212,13 +213,15 @@ def run_local_workers(
     architectures: int,
     max_restarts: int = DEFAULT_MAX_WORKER_RESTARTS,
     host: str = "127.0.0.1",
+    on_poll=None,
 ) -> None:
     """Run a chief and `workers` worker processes on this machine until the sweep ends.
 
     Each worker gets its share of the CPU threads (or one GPU each, when there are
     GPUs). A worker that dies is restarted with the same id, at most `max_restarts`
     times each, and its interrupted trial is run again. Ctrl-C or any error stops every
-    child; none is left behind.
+    child; none is left behind. What each child prints goes to `RUN_DIR/logs/chief.log`
+    and `RUN_DIR/logs/worker-N.log`, never to the terminal.
 
     Args:
         run_dir: A run directory whose config.toml and data are in place.
@@ -226,6 +229,8 @@ def run_local_workers(
         architectures: How many architectures the sweep has (one port each).
         max_restarts: Restarts allowed per worker (default `DEFAULT_MAX_WORKER_RESTARTS`, 3).
         host: Loopback address for the chief (default "127.0.0.1").
+        on_poll: Called about every half second while the sweep runs, e.g. to report
+            finished trials (default None).
 
     Raises:
         InputError: The chief failed, or a worker died more than `max_restarts` times.
@@ -238,6 +243,7 @@ def run_local_workers(
         "-P",  # not the working directory first on sys.path: a models.py there would shadow ours
         "-m",
         "rnnsweep",
+        "-v",  # everything a child prints goes to its own log file
         "tune",
         "--config",
         str(Path(run_dir) / "config.toml"),
@@ -251,11 +257,18 @@ def run_local_workers(
     gpus = visible_gpus()
     threads = max(1, available_cores() // workers)
 
+    logs = RunLayout(run_dir).logs
+    logs.mkdir(parents=True, exist_ok=True)
+
+    def start(name: str, role: list[str], env: dict) -> subprocess.Popen:
+        with open(logs / f"{name}.log", "ab") as log:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen([*base, *role], env=env, stdout=log, stderr=subprocess.STDOUT)
+
     def start_worker(worker_id: int) -> subprocess.Popen:
         env = _thread_env(threads, worker_id % gpus if gpus else None)
-        return subprocess.Popen([*base, "--role", "worker", "--worker-id", str(worker_id)], env=env)
+        return start(f"worker-{worker_id}", ["--role", "worker", "--worker-id", str(worker_id)], env)
 
-    chief = subprocess.Popen([*base, "--role", "chief"], env=_thread_env(1, None))
+    chief = start("chief", ["--role", "chief"], _thread_env(1, None))
     running = {i: start_worker(i) for i in range(workers)}
     restarts = dict.fromkeys(running, 0)
     logger.info(
@@ -270,7 +283,7 @@ def run_local_workers(
                 if restarts[worker_id] >= max_restarts:
                     raise InputError(
                         f"worker {worker_id} died {restarts[worker_id] + 1} times (last exit code {code}); "
-                        "see its messages above"
+                        f"see {logs / f'worker-{worker_id}.log'}"
                     )
                 restarts[worker_id] += 1
                 logger.warning(
@@ -281,6 +294,8 @@ def run_local_workers(
                     max_restarts,
                 )
                 running[worker_id] = start_worker(worker_id)
+            if on_poll is not None:
+                on_poll()
             time.sleep(0.5)
         for process in running.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -288,4 +303,4 @@ def run_local_workers(
     finally:
         _stop([chief, *running.values()])
     if chief.returncode != 0:
-        raise InputError(f"the chief process exited with code {chief.returncode}; see its messages above")
+        raise InputError(f"the chief process exited with code {chief.returncode}; see {logs / 'chief.log'}")

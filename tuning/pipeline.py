@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 from pathlib import Path
 
 from rnnsweep.data_prep.errors import InputError
@@ -20,6 +22,8 @@ from rnnsweep.tuning.distributed import (
     run_local_workers,
 )
 from rnnsweep.tuning.leaderboard import build_leaderboard
+from rnnsweep.tuning.progress import LiveDisplay, Progress, TrialWatcher
+from rnnsweep.tuning.trials import log_leaderboard
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +109,69 @@ def tune_stage(
         open_run(run_dir, config)
     workers = 1 if role is not None else resolve_workers(workers, config.search, tuner_options=tuner_options)
     if workers > 1:
-        architectures = resolve_architectures(config.search.architectures, config.search.custom_architectures)
-        run_local_workers(run_dir, workers=workers, architectures=len(architectures), max_restarts=max_worker_restarts)
-        return read_trials(run_dir)
+        return _sweep_with_workers(run_dir, config, workers=workers, max_restarts=max_worker_restarts)
     return _run_search(run_dir, config, tuner_options=tuner_options, role=role)
+    check_workers(workers)
+    if overwrite or not RunLayout(run_dir).summary.is_file():
+        data_stage(config, run_dir, overwrite=overwrite)  # checks the data before writing anything
+    else:
+        open_run(run_dir, config)
+    workers = 1 if role is not None else resolve_workers(workers, config.search, tuner_options=tuner_options)
+    if workers > 1:
+        search = config.search
+        architectures = resolve_architectures(search.architectures, search.custom_architectures)
+        # The workers' own lines go to their logs; the launcher reports each finished trial.
+        progress = Progress(run_dir, architectures, search.max_trials, search.objective)
+        watcher = TrialWatcher(progress)
+        # A live table on a terminal; in a log or a pipe, the per-trial lines are the record.
+        live = LiveDisplay(progress, epochs=search.epochs) if sys.stderr.isatty() else contextlib.nullcontext()
+        with live as display:
+
+            def poll() -> None:
+                watcher()
+                if display is not None:
+                    display.update()
+
+            run_local_workers(
+                run_dir,
+                workers=workers,
+                architectures=len(architectures),
+                max_restarts=max_worker_restarts,
+                on_poll=poll,
+            )
+            watcher()  # the trials that ended after the last poll
+        table = read_trials(run_dir)
+        log_leaderboard(table, search.objective)
+        return table
+    return _run_search(run_dir, config, tuner_options=tuner_options, role=role)
+
+
+def _sweep_with_workers(run_dir: Path, config: Config, *, workers: int, max_restarts: int):
+    """A chief and `workers` worker processes on this machine; this process reports progress.
+
+    The workers' own lines go to their logs; this process prints one line per finished
+    trial, a live table on a terminal, and the leaderboard at the end.
+    """
+    search = config.search
+    architectures = resolve_architectures(search.architectures, search.custom_architectures)
+    progress = Progress(run_dir, architectures, search.max_trials, search.objective)
+    watcher = TrialWatcher(progress)
+    # A live table on a terminal; in a log or a pipe, the per-trial lines are the record.
+    live = LiveDisplay(progress, epochs=search.epochs) if sys.stderr.isatty() else contextlib.nullcontext()
+    with live as display:
+
+        def poll() -> None:
+            watcher()
+            if display is not None:
+                display.update()
+
+        run_local_workers(
+            run_dir, workers=workers, architectures=len(architectures), max_restarts=max_restarts, on_poll=poll
+        )
+        watcher()  # the trials that ended after the last poll
+    table = read_trials(run_dir)
+    log_leaderboard(table, search.objective)
+    return table
 
 
 def _run_search(run_dir: Path, config: Config, **options):
@@ -144,7 +207,10 @@ def report_stage(run_dir: Path) -> Path:
     """Write `RUN_DIR/report/index.html` from saved artifacts; return its path."""
     from rnnsweep.reports.build import build_report
 
-    return build_report(run_dir)
+    index = build_report(run_dir)
+    figures = len(list(index.parent.glob("*.png")))
+    logger.info("report: %s and %d figures in %s", index.name, figures, index.parent)
+    return index
 
 
 def run_all(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
+import types
 from pathlib import Path
 
 from rnnsweep.data_prep.layout import RunLayout
 from rnnsweep.models import objective as objectives
-from rnnsweep.tuning.trials import completed_scores, finished_trials
+from rnnsweep.tuning.trials import ENDED, completed_scores, finished_trials, read_curve, trial_files
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,101 @@ class Progress:
             _clock(elapsed),
             _clock(eta),
         )
+
+
+class TrialWatcher:
+    """The launcher's view of a sweep run by other processes: each call reports, through
+    `progress`, the trials that ended since the last call (read from the trial files), one
+    line each and never interleaved. Trials that had ended before it started are not reported.
+
+    Args:
+        progress: The `Progress` that writes the lines.
+    """
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.reported = self._ended()
+
+    def _ended(self) -> set[tuple[str, str]]:
+        return {
+            (name, trial["trial_id"])
+            for name, project in self.progress.projects.items()
+            for trial in trial_files(project)
+            if trial["status"] in ENDED
+        }
+
+    def __call__(self) -> None:
+        for name, trial_id in sorted(self._ended() - self.reported):
+            self.reported.add((name, trial_id))
+            self.progress(name, types.SimpleNamespace(trial_id=trial_id, status=None, score=None, message=None))
+
+
+class LiveDisplay:
+    """One live table in the terminal while workers sweep (rich): per architecture the trials
+    done of its total and the best score so far, each worker's running trial and epoch, and
+    the sweep's elapsed time and ETA. Lines logged meanwhile (one per finished trial) print
+    above it. Use it only when stderr is a terminal; elsewhere the lines alone are the record.
+
+    Args:
+        progress: The sweep's `Progress` (projects, totals, objective, start time).
+        epochs: Epochs per trial, for "epoch 2 of 3".
+    """
+
+    def __init__(self, progress: Progress, *, epochs: int):
+        self.progress, self.epochs = progress, epochs
+        self.live = None
+
+    def __enter__(self) -> LiveDisplay:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.live = Live(self.render(), console=Console(file=sys.stderr), refresh_per_second=2, transient=True)
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.live.__exit__(*exc)
+
+    def update(self) -> None:
+        if self.live is not None:
+            self.live.update(self.render())
+
+    def render(self):
+        from rich.table import Table
+
+        progress = self.progress
+        table = Table(title=None, show_edge=False, pad_edge=False)
+        for column in ("architecture", "trials", f"best {progress.objective}", "running"):
+            table.add_column(column)
+        for name, project in progress.projects.items():
+            trials = trial_files(project)
+            ended = sum(t["status"] in ENDED for t in trials)
+            scores = [t["score"] for t in trials if t["status"] == "COMPLETED" and t["score"] is not None]
+            best = f"{objectives.best(scores, progress.objective):.4f}" if scores else "-"
+            table.add_row(
+                name, f"{min(ended, progress.max_trials)} / {progress.max_trials}", best, _running(project, self.epochs)
+            )
+        done = progress.count()
+        elapsed = time.monotonic() - progress.started
+        finished_here = done - progress.done_at_start
+        eta = elapsed / finished_here * max(0, progress.total - done) if finished_here > 0 else None
+        remaining = _clock(eta) if eta is not None else "-"
+        table.caption = f"{done} of {progress.total} trials | elapsed {_clock(elapsed)} | ETA {remaining}"
+        return table
+
+
+def _running(project: Path, epochs: int) -> str:
+    """Which worker runs which trial of a project, and at which epoch, from the chief's state file."""
+    path = Path(project) / "oracle.json"
+    try:
+        ongoing = json.loads(path.read_text()).get("ongoing_trials", {}) if path.is_file() else {}
+    except json.JSONDecodeError:
+        return ""
+    parts = []
+    for tuner_id, trial_id in sorted(ongoing.items()):
+        curve = read_curve(Path(project) / f"trial_{trial_id}") or {}
+        parts.append(f"{tuner_id}: trial {trial_id}, epoch {min(len(curve.get('values', [])) + 1, epochs)} of {epochs}")
+    return "; ".join(parts)
 
 
 def _clock(seconds: float) -> str:

@@ -52,6 +52,19 @@ def _model_dir_name(row: pd.Series, top: int) -> str:
     return f"{row['architecture']}_trial_{row['trial_id']}" if top else str(row["architecture"])
 
 
+class EpochLines(keras.callbacks.Callback):
+    """One log line per retraining epoch: which model and seed, the epoch of the most, the validation figures."""
+
+    def __init__(self, label: str, *, epochs: int):
+        super().__init__()
+        self.label, self.epochs = label, epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        figures = ", ".join(f"{k} {logs[k]:.4f}" for k in ("val_loss", "val_auc") if k in logs)
+        logger.info("  %s: epoch %d of at most %d, %s", self.label, epoch + 1, self.epochs, figures)
+
+
 def fit_one(config: Config, data: PreparedData, row: pd.Series, *, seed: int, checkpoint: Path):
     """Build the trial's model and train it with early stopping and best-epoch checkpoints.
 
@@ -73,6 +86,7 @@ def fit_one(config: Config, data: PreparedData, row: pd.Series, *, seed: int, ch
         FailOnNonFiniteLoss(),
         keras.callbacks.EarlyStopping(retrain.monitor, mode=mode, patience=retrain.patience, restore_best_weights=True),
         keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=retrain.monitor, mode=mode, save_best_only=True),
+        EpochLines(f"{row['architecture']} (trial {row['trial_id']}) seed {seed}", epochs=retrain.epochs),
     ]
     train = fit_inputs(data, "train", batch_size=retrain.batch_size, bucket=bucket, shuffle=True, seed=seed)
     validation = fit_inputs(data, "validation", batch_size=retrain.batch_size, bucket=bucket, shuffle=False, seed=0)

@@ -22,7 +22,7 @@ from rnnsweep.tuning.exact_auc import ValidationAUC
 from rnnsweep.tuning.inputs import fit_inputs, validation_data
 from rnnsweep.tuning.progress import Progress
 from rnnsweep.tuning.stopping import FailOnNonFiniteLoss
-from rnnsweep.tuning.trials import best_trials, collect_trials, write_trials
+from rnnsweep.tuning.trials import collect_trials, log_leaderboard, write_trials
 from rnnsweep.tuning.tuners import (
     atomic_state_files,
     consecutive_failures,
@@ -167,15 +167,5 @@ def run_search(
         if role is None or role.role == "chief":
             write_trials(run_dir, table)
     if role is None or role.role == "chief":
-        _log_leaderboard(table, search.objective)
+        log_leaderboard(table, search.objective)
     return table
-
-
-def _log_leaderboard(table: pd.DataFrame, objective: str) -> None:
-    best = best_trials(table, objective=objective)
-    if best.empty:
-        logger.info("no trial completed")
-        return
-    logger.info("leaderboard (best trial per architecture, %s):", objective)
-    for rank, row in enumerate(best.itertuples(), start=1):
-        logger.info("  %d. %-12s %.4f  (trial %s)", rank, row.architecture, row.objective, row.trial_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import numpy as np
 import pandas as pd
 
 from rnnsweep.data_prep.files import write_atomically
-from rnnsweep.data_prep.layout import RunLayout
+from rnnsweep.data_prep.layout import RunLayout, failed_architectures
 from rnnsweep.models import objective as objectives
+
+logger = logging.getLogger(__name__)
 
 DURATION_FILE = "rnnsweep_duration.json"
 CURVE_FILE = "rnnsweep_curve.json"  # written by tuning.stopping.MedianStopping
@@ -119,3 +122,16 @@ def best_trials(table: pd.DataFrame, *, objective: str, top: int = 0) -> pd.Data
     if top:
         return completed.head(top)
     return completed.groupby("architecture", sort=False).head(1)
+
+
+def log_leaderboard(table: pd.DataFrame, objective: str) -> None:
+    """Log the best trial of each architecture, then one warning per architecture with no completed trial."""
+    best = best_trials(table, objective=objective)
+    if best.empty:
+        logger.info("no trial completed")
+    else:
+        logger.info("leaderboard (best trial per architecture, %s):", objective)
+        for rank, row in enumerate(best.itertuples(), start=1):
+            logger.info("  %d. %-12s %.4f  (trial %s)", rank, row.architecture, row.objective, row.trial_id)
+    for architecture, reason in failed_architectures(table).items():
+        logger.warning("%s: no trial completed (last reason: %s); see trials.csv", architecture, reason or "none given")

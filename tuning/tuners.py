@@ -146,9 +146,12 @@ class SweepTuner:
             raise
         except Exception as error:  # noqa: BLE001 - every other error fails just this trial
             name = type(error).__name__
+            # One line: keras-tuner stores the traceback, whose last line trials.csv shows;
+            # a multi-line message (Keras lists its arguments) left a garbled last line there.
+            summary = (str(error).strip().splitlines() or [""])[0][:300]
             if "ResourceExhausted" in name or isinstance(error, MemoryError):
-                raise keras_tuner.errors.FailedTrialError(f"out of memory: {error}") from error
-            raise keras_tuner.errors.FailedTrialError(f"{name}: {error}") from error
+                raise keras_tuner.errors.FailedTrialError(f"out of memory: {summary}") from error
+            raise keras_tuner.errors.FailedTrialError(f"{name}: {summary}") from error
         finally:
             gc.collect()
 

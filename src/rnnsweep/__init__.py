@@ -7,7 +7,7 @@ no environment variable; each name below is imported when first used, as in Optu
 
 from __future__ import annotations
 
-import importlib
+from rnnsweep._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -30,13 +30,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'rnnsweep' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports("rnnsweep", _EXPORTS)
