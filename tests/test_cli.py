@@ -290,7 +290,9 @@ def test_an_internal_error_is_one_line_naming_its_traceback(tiny_run, tmp_path, 
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("rnnsweep report: internal error (RuntimeError: something inside rnnsweep broke)")
     log = run / "logs" / "report.log"
-    assert line.endswith(str(log)) and "Traceback" in log.read_text() and "def broken" in log.read_text()
+    text = log.read_text()
+    assert line.endswith(str(log)) and "Traceback" in text and "in broken" in text
+    assert "RuntimeError: something inside rnnsweep broke" in text
 
 
 def test_an_architecture_whose_trials_all_fail_is_named(tmp_path, caplog, monkeypatch):

@@ -147,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         diverted = None if args.verbose else stack.enter_context(native_output_diverted())
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_Formatter("%(message)s"))
+        # Put back as found when done: main() may run in a caller's process (a notebook, a test).
+        stack.enter_context(_logger_state_kept(logger))
         logger.handlers[:] = [handler]
         logger.setLevel(logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
         logger.propagate = False
@@ -173,6 +175,17 @@ def main(argv: list[str] | None = None) -> int:
         if diverted is not None:
             save_log(args.log_dir, args.command, diverted())
         return code
+
+
+@contextlib.contextmanager
+def _logger_state_kept(log: logging.Logger):
+    """Inside: change `log`'s handlers, level and propagation freely; they are restored after."""
+    saved = log.handlers[:], log.level, log.propagate
+    try:
+        yield
+    finally:
+        log.handlers[:], log.propagate = saved[0], saved[2]
+        log.setLevel(saved[1])
 
 
 def _save_traceback(args: argparse.Namespace, diverted) -> Path:
