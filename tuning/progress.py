@@ -119,9 +119,18 @@ class LiveDisplay:
 
         self.live = Live(self.render(), console=Console(file=sys.stderr), refresh_per_second=2, transient=True)
         self.live.__enter__()
+        # rich prints what goes to sys.stderr above the table; rnnsweep's handlers held the
+        # stream from before, which wrote through the table and left stale copies of it.
+        self.streams = [
+            (handler, handler.setStream(sys.stderr))
+            for handler in logging.getLogger("rnnsweep").handlers
+            if isinstance(handler, logging.StreamHandler)
+        ]
         return self
 
     def __exit__(self, *exc) -> None:
+        for handler, stream in self.streams:
+            handler.setStream(stream)
         self.live.__exit__(*exc)
 
     def update(self) -> None:
@@ -161,6 +170,9 @@ def _running(project: Path, epochs: int) -> str:
         return ""
     parts = []
     for tuner_id, trial_id in sorted(ongoing.items()):
+        trial_file = Path(project) / f"trial_{trial_id}" / "trial.json"
+        if trial_file.is_file() and json.loads(trial_file.read_text()).get("status") in ENDED:
+            continue  # keras-tuner's chief saves its state before it forgets an ended trial
         curve = read_curve(Path(project) / f"trial_{trial_id}") or {}
         parts.append(f"{tuner_id}: trial {trial_id}, epoch {min(len(curve.get('values', [])) + 1, epochs)} of {epochs}")
     return "; ".join(parts)
