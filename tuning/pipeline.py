@@ -111,39 +111,6 @@ def tune_stage(
     if workers > 1:
         return _sweep_with_workers(run_dir, config, workers=workers, max_restarts=max_worker_restarts)
     return _run_search(run_dir, config, tuner_options=tuner_options, role=role)
-    check_workers(workers)
-    if overwrite or not RunLayout(run_dir).summary.is_file():
-        data_stage(config, run_dir, overwrite=overwrite)  # checks the data before writing anything
-    else:
-        open_run(run_dir, config)
-    workers = 1 if role is not None else resolve_workers(workers, config.search, tuner_options=tuner_options)
-    if workers > 1:
-        search = config.search
-        architectures = resolve_architectures(search.architectures, search.custom_architectures)
-        # The workers' own lines go to their logs; the launcher reports each finished trial.
-        progress = Progress(run_dir, architectures, search.max_trials, search.objective)
-        watcher = TrialWatcher(progress)
-        # A live table on a terminal; in a log or a pipe, the per-trial lines are the record.
-        live = LiveDisplay(progress, epochs=search.epochs) if sys.stderr.isatty() else contextlib.nullcontext()
-        with live as display:
-
-            def poll() -> None:
-                watcher()
-                if display is not None:
-                    display.update()
-
-            run_local_workers(
-                run_dir,
-                workers=workers,
-                architectures=len(architectures),
-                max_restarts=max_worker_restarts,
-                on_poll=poll,
-            )
-            watcher()  # the trials that ended after the last poll
-        table = read_trials(run_dir)
-        log_leaderboard(table, search.objective)
-        return table
-    return _run_search(run_dir, config, tuner_options=tuner_options, role=role)
 
 
 def _sweep_with_workers(run_dir: Path, config: Config, *, workers: int, max_restarts: int):
