@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from rnnsweep.data_prep.errors import InputError
@@ -120,6 +121,25 @@ def read_rows(run_dir: Path) -> pd.DataFrame:
     """`data/rows.csv`, texts as strings ("NA" and "null" are reviews too)."""
     path = RunLayout(run_dir).data / "rows.csv"
     return pd.read_csv(path, keep_default_na=False, dtype={"text": str, "clean_text": str})
+
+
+def probability_columns(class_names) -> list[str]:
+    """The columns of a predictions file holding each class's probability, in class order."""
+    return [f"p_{name}" for name in class_names]
+
+
+def with_probabilities(frame: pd.DataFrame, class_names, proba) -> pd.DataFrame:
+    """`frame` with one probability column per class (`probability_columns`) from `proba`, shape (rows, classes)."""
+    return frame.assign(**dict(zip(probability_columns(class_names), np.asarray(proba).T, strict=True)))
+
+
+def read_probabilities(path: Path, class_names, **where) -> np.ndarray:
+    """Probabilities from a predictions file (a model's or the baselines'), in file order, of
+    the rows whose columns equal `where` (e.g. `split="test", baseline="tfidf_logreg"`)."""
+    frame = pd.read_csv(path)
+    for column, value in where.items():
+        frame = frame[frame[column] == value]
+    return frame[probability_columns(class_names)].to_numpy()
 
 
 def read_trials(run_dir: Path) -> pd.DataFrame:

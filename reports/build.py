@@ -12,7 +12,7 @@ import pandas as pd
 from rnnsweep.data_prep import layout as files
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.files import staged_directory
-from rnnsweep.data_prep.layout import RunLayout, failed_architectures, read_rows, read_trials
+from rnnsweep.data_prep.layout import RunLayout, failed_architectures, probability_columns, read_rows, read_trials
 from rnnsweep.models import objective as objectives
 from rnnsweep.reports import plots
 from rnnsweep.reports.importance import MIN_TRIALS, hyperparameter_columns, importances
@@ -168,7 +168,7 @@ def _error_analysis(run: dict, board: list[dict], limit: int, compare: list[str]
     class_names = run["summary"]["class_names"]
     best = models[tuned[0]]["predictions"]
     test = best[best["split"] == "test"].copy()
-    proba = test[[f"p_{c}" for c in class_names]].to_numpy()
+    proba = test[probability_columns(class_names)].to_numpy()
     test["confidence"] = proba.max(axis=1)
     wrong = test[test["true"] != test["predicted"]].sort_values("confidence", ascending=False).head(limit)
     mistakes = [

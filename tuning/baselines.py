@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import joblib
-import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
@@ -17,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from rnnsweep.data_prep.files import write_atomically
-from rnnsweep.data_prep.layout import PREDICTIONS, RunLayout
+from rnnsweep.data_prep.layout import PREDICTIONS, RunLayout, with_probabilities
 from rnnsweep.data_prep.prepare import SPLITS, PreparedData, load_prepared
 from rnnsweep.models import objective as objectives
 from rnnsweep.tuning.evaluation import bootstrap_intervals, classification_metrics, objective_score
@@ -43,7 +42,7 @@ def _linear_model(name: str, c: float, class_weight: str | None, seed: int):
     return CalibratedClassifierCV(svm, cv=3)
 
 
-def _fit_and_score(name: str, settings: dict, model, x_train, y_train, x_validation, y_validation, objective: str):
+def _fit_and_score(settings: dict, model, x_train, y_train, x_validation, y_validation, objective: str):
     """Fit one candidate on the training split; score it on the validation split."""
     model.fit(x_train, y_train)
     return settings, objective_score(objective, y_validation, model.predict_proba(x_validation)), model
@@ -105,7 +104,7 @@ def run_baselines(
     jobs = [(name, settings, model) for name, options in candidates.items() for settings, model in options]
     fitted = joblib.Parallel(n_jobs=min(len(jobs), available_cores()))(
         joblib.delayed(_fit_and_score)(
-            name, settings, model, x["train"], data.y["train"], x["validation"], data.y["validation"], objective
+            settings, model, x["train"], data.y["train"], x["validation"], data.y["validation"], objective
         )
         for name, settings, model in jobs
     )
@@ -131,9 +130,7 @@ def run_baselines(
         for split in SPLITS:
             frame = pd.DataFrame({"row_id": data.rows.loc[data.rows["split"] == split, "row_id"].to_numpy()})
             frame["split"], frame["baseline"] = split, name
-            for i, class_name in enumerate(data.class_names):
-                frame[f"p_{class_name}"] = proba[split][:, i]
-            frames.append(frame)
+            frames.append(with_probabilities(frame, data.class_names, proba[split]))
         test = results[name]["test"]
         logger.info(
             "baseline %-13s %s (validation %s %.4f): test macro AUC %s, weighted F1 %.4f, macro F1 %.4f",
@@ -150,10 +147,3 @@ def run_baselines(
     write_atomically(layout.baseline_metrics, json.dumps(results, indent=1))
     write_atomically(layout.baselines / PREDICTIONS, pd.concat(frames).to_csv(index=False))
     return results
-
-
-def baseline_probabilities(run_dir: Path, name: str, split: str, class_names: list[str]) -> np.ndarray:
-    """A baseline's saved probabilities on one split, in the split's row order."""
-    frame = pd.read_csv(RunLayout(run_dir).baselines / PREDICTIONS)
-    part = frame[(frame["baseline"] == name) & (frame["split"] == split)]
-    return part[[f"p_{c}" for c in class_names]].to_numpy()

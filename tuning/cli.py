@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("tensorflow").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
         if diverted is not None:
             stack.enter_context(_library_warnings_to_log())
+        bug, trace = None, ""
         try:
             code = dispatch(args)
         except InputError as error:
@@ -165,15 +166,15 @@ def main(argv: list[str] | None = None) -> int:
             print("rnnsweep: interrupted; re-run the same command to resume", file=sys.stderr)
             code = 130
         except Exception as error:  # noqa: BLE001 - our own bug: one line here, the traceback in a log
-            path = _save_traceback(args, diverted)
+            bug, trace, code = error, traceback.format_exc(), 1
+        # One write: what the libraries printed, then the traceback of a bug, if any.
+        log = save_log(args.log_dir, args.command, (diverted() if diverted is not None else "") + trace)
+        if bug is not None:
             print(
-                f"rnnsweep {args.command}: internal error ({type(error).__name__}: {str(error)[:200]}); "
-                f"a bug in rnnsweep, not in your input: the traceback is in {path}",
+                f"rnnsweep {args.command}: internal error ({type(bug).__name__}: {str(bug)[:200]}); "
+                f"a bug in rnnsweep, not in your input: the traceback is in {log or _temporary_log(trace)}",
                 file=sys.stderr,
             )
-            code = 1
-        if diverted is not None:
-            save_log(args.log_dir, args.command, diverted())
         return code
 
 
@@ -188,16 +189,12 @@ def _logger_state_kept(log: logging.Logger):
         log.setLevel(saved[1])
 
 
-def _save_traceback(args: argparse.Namespace, diverted) -> Path:
-    """The current exception's traceback, in the run's log (or a temporary file); its path."""
-    trace = traceback.format_exc()
-    path = save_log(args.log_dir, args.command, (diverted() if diverted else "") + trace)
-    if path is None:
-        handle, name = tempfile.mkstemp(prefix="rnnsweep-error-", suffix=".log")
-        os.write(handle, trace.encode())
-        os.close(handle)
-        path = Path(name)
-    return path
+def _temporary_log(text: str) -> Path:
+    """A traceback with no run directory to hold it, in a temporary file; its path."""
+    handle, name = tempfile.mkstemp(prefix="rnnsweep-error-", suffix=".log")
+    os.write(handle, text.encode())
+    os.close(handle)
+    return Path(name)
 
 
 @contextlib.contextmanager

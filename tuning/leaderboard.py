@@ -6,14 +6,11 @@ import json
 import logging
 from pathlib import Path
 
-import pandas as pd
-
 from rnnsweep.data_prep import layout as files
 from rnnsweep.data_prep.files import write_atomically
-from rnnsweep.data_prep.layout import RunLayout
+from rnnsweep.data_prep.layout import RunLayout, read_probabilities
 from rnnsweep.data_prep.prepare import PreparedData
 from rnnsweep.models import objective as objectives
-from rnnsweep.tuning.baselines import baseline_probabilities
 from rnnsweep.tuning.evaluation import INTERVAL_METRICS, paired_difference
 
 logger = logging.getLogger(__name__)
@@ -33,11 +30,6 @@ def _entry(name: str, kind: str, metrics: dict) -> dict:
         "test": {key: metrics["test"][key] for key in INTERVAL_METRICS},
         "test_intervals": metrics["test_intervals"],
     }
-
-
-def _model_probabilities(run_dir: Path, name: str, split: str, class_names: list[str]):
-    frame = pd.read_csv(RunLayout(run_dir).model(name) / files.PREDICTIONS)
-    return frame.loc[frame["split"] == split, [f"p_{c}" for c in class_names]].to_numpy()
 
 
 def _fmt_interval(values: list[float]) -> str:
@@ -103,8 +95,10 @@ def build_leaderboard(run_dir: Path, *, data: PreparedData, objective: str, seed
         y_test = data.y["test"]
         comparison = paired_difference(
             y_test,
-            _model_probabilities(run_dir, best["name"], "test", data.class_names),
-            baseline_probabilities(run_dir, baseline["name"], "test", data.class_names),
+            read_probabilities(layout.model(best["name"]) / files.PREDICTIONS, data.class_names, split="test"),
+            read_probabilities(
+                layout.baselines / files.PREDICTIONS, data.class_names, split="test", baseline=baseline["name"]
+            ),
             seed=seed,
         )
         board |= {

@@ -9,6 +9,7 @@ import pandas as pd
 
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.files import write_atomically
+from rnnsweep.data_prep.layout import with_probabilities
 from rnnsweep.data_prep.sources import read_table_file
 from rnnsweep.tuning.export import class_names_of, load_text_model
 
@@ -35,9 +36,7 @@ def predict_texts(model_path: Path, texts: list[str], *, batch_size: int = 256) 
     names = class_names_of(model)
     probabilities = np.asarray(model.predict(tf.constant(list(texts)), batch_size=batch_size, verbose=0))
     frame = pd.DataFrame({"text": list(texts), "label": [names[i] for i in probabilities.argmax(axis=1)]})
-    for i, name in enumerate(names):
-        frame[f"p_{name}"] = probabilities[:, i]
-    return frame
+    return with_probabilities(frame, names, probabilities)
 
 
 def predict_file(

@@ -44,11 +44,15 @@ class Progress:
         """Trials of the sweep that ended, at most `max_trials` per architecture."""
         return sum(min(finished_trials(p), self.max_trials) for p in self.projects.values())
 
-    def __call__(self, architecture: str, trial) -> None:
-        done = self.count()
+    def timing(self, done: int) -> tuple[float, float | None]:
+        """Seconds since the start and the ETA with `done` trials ended (None before one ended here)."""
         elapsed = time.monotonic() - self.started
         finished_here = done - self.done_at_start
-        eta = elapsed / finished_here * max(0, self.total - done) if finished_here > 0 else 0.0
+        return elapsed, elapsed / finished_here * max(0, self.total - done) if finished_here > 0 else None
+
+    def __call__(self, architecture: str, trial) -> None:
+        done = self.count()
+        elapsed, eta = self.timing(done)
         # The trial's file is the truth: a distributed worker's copy holds no score.
         path = self.projects[architecture] / f"trial_{trial.trial_id}" / "trial.json"
         saved = json.loads(path.read_text()) if path.is_file() else {}
@@ -67,7 +71,7 @@ class Progress:
             self.total,
             text,
             _clock(elapsed),
-            _clock(eta),
+            _clock(eta or 0.0),
         )
 
 
@@ -144,25 +148,25 @@ class LiveDisplay:
         table = Table(title=None, show_edge=False, pad_edge=False)
         for column in ("architecture", "trials", f"best {progress.objective}", "running"):
             table.add_column(column)
+        done = 0
         for name, project in progress.projects.items():
             trials = trial_files(project)
-            ended = sum(t["status"] in ENDED for t in trials)
+            statuses = {t["trial_id"]: t["status"] for t in trials}
+            ended = min(sum(status in ENDED for status in statuses.values()), progress.max_trials)
+            done += ended
             scores = [t["score"] for t in trials if t["status"] == "COMPLETED" and t["score"] is not None]
             best = f"{objectives.best(scores, progress.objective):.4f}" if scores else "-"
-            table.add_row(
-                name, f"{min(ended, progress.max_trials)} / {progress.max_trials}", best, _running(project, self.epochs)
-            )
-        done = progress.count()
-        elapsed = time.monotonic() - progress.started
-        finished_here = done - progress.done_at_start
-        eta = elapsed / finished_here * max(0, progress.total - done) if finished_here > 0 else None
+            running = _running(project, statuses, self.epochs)
+            table.add_row(name, f"{ended} / {progress.max_trials}", best, running)
+        elapsed, eta = progress.timing(done)
         remaining = _clock(eta) if eta is not None else "-"
         table.caption = f"{done} of {progress.total} trials | elapsed {_clock(elapsed)} | ETA {remaining}"
         return table
 
 
-def _running(project: Path, epochs: int) -> str:
-    """Which worker runs which trial of a project, and at which epoch, from the chief's state file."""
+def _running(project: Path, statuses: dict[str, str], epochs: int) -> str:
+    """Which worker runs which trial of a project, and at which epoch, from the chief's state
+    file; `statuses` are the project's trial statuses by id."""
     path = Path(project) / "oracle.json"
     try:
         ongoing = json.loads(path.read_text()).get("ongoing_trials", {}) if path.is_file() else {}
@@ -170,8 +174,7 @@ def _running(project: Path, epochs: int) -> str:
         return ""
     parts = []
     for tuner_id, trial_id in sorted(ongoing.items()):
-        trial_file = Path(project) / f"trial_{trial_id}" / "trial.json"
-        if trial_file.is_file() and json.loads(trial_file.read_text()).get("status") in ENDED:
+        if statuses.get(trial_id) in ENDED:
             continue  # keras-tuner's chief saves its state before it forgets an ended trial
         curve = read_curve(Path(project) / f"trial_{trial_id}") or {}
         parts.append(f"{tuner_id}: trial {trial_id}, epoch {min(len(curve.get('values', [])) + 1, epochs)} of {epochs}")

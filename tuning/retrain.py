@@ -14,7 +14,7 @@ import pandas as pd
 from rnnsweep.data_prep import layout as files
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.files import staged_directory, write_atomically
-from rnnsweep.data_prep.layout import RunLayout, read_trials
+from rnnsweep.data_prep.layout import RunLayout, read_trials, with_probabilities
 from rnnsweep.data_prep.prepare import SPLITS, PreparedData, cleaning_options, load_prepared
 from rnnsweep.models import objective as objectives
 from rnnsweep.models.architectures import resolve_architectures
@@ -264,9 +264,7 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
                 "predicted": probabilities[split].argmax(axis=1),
             }
         )
-        for i, class_name in enumerate(data.class_names):
-            frame[f"p_{class_name}"] = probabilities[split][:, i]
-        frames.append(frame)
+        frames.append(with_probabilities(frame, data.class_names, probabilities[split]))
     pd.concat(frames).to_csv(folder / files.PREDICTIONS, index=False)
     for path in folder.glob("checkpoint_seed*.keras"):
         if path.name not in {f"checkpoint_seed{s}.keras" for s in kept_seeds}:

@@ -17,8 +17,8 @@ def native_output_diverted():
     """Inside: whatever native code writes to this process's stderr goes to a temporary file.
 
     TensorFlow's C++ runtime, absl and gRPC write their start-up lines ("oneDNN custom
-    operations are on", "failed call to cuInit", ...) straight to file descriptor 2, before
-    and whatever Python's logging or TF_CPP_MIN_LOG_LEVEL say. Here descriptor 2 points to a
+    operations are on", "failed call to cuInit", ...) straight to file descriptor 2, whatever
+    Python's logging or TF_CPP_MIN_LOG_LEVEL say. Here descriptor 2 points to a
     temporary file while Python's `sys.stderr` (rnnsweep's messages, warnings, tracebacks)
     keeps the terminal.
 
