@@ -18,7 +18,6 @@ from rnnsweep.reports import plots
 from rnnsweep.reports.importance import MIN_TRIALS, hyperparameter_columns, importances
 
 TEMPLATES = Path(__file__).parent / "templates"
-METRIC_KEYS = ("auc_macro", "f1_weighted", "f1_macro", "accuracy", "precision_weighted", "recall_weighted")
 
 
 def _read_json(path: Path):

@@ -177,12 +177,12 @@ def paired_difference(
     """
     weights = bootstrap_weights(y_true, resamples=resamples, seed=seed)
     a, b = bootstrap_metrics(y_true, proba_a, weights), bootstrap_metrics(y_true, proba_b, weights)
-    point_a, point_b = (
-        classification_metrics(y_true, p, [str(i) for i in range(np.shape(p)[1])]) for p in (proba_a, proba_b)
-    )
+    every_row_once = np.ones((1, len(y_true)))  # the figures on the rows themselves
+    point_a, point_b = (bootstrap_metrics(y_true, p, every_row_once) for p in (proba_a, proba_b))
     result = {}
     for name in INTERVAL_METRICS:
         low, high = _interval(a[name] - b[name], level)
         verdict = "beats" if low > 0 else "is behind" if high < 0 else "is level with"
-        result[name] = {"difference": point_a[name] - point_b[name], "interval": [low, high], "verdict": verdict}
+        difference = float(point_a[name][0] - point_b[name][0])
+        result[name] = {"difference": difference, "interval": [low, high], "verdict": verdict}
     return result

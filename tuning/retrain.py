@@ -189,16 +189,14 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
     # The one kept is chosen by the run's objective on the validation split, like every
     # other choice; test figures are only reported.
     objective = config.search.objective
-    candidates = {
-        f"seed {seed}": (seed, model, history, proba, metrics) for seed, model, history, proba, metrics in runs
-    }
+    candidates = {f"seed {run[0]}": run for run in runs}
     if len(runs) > 1 and retrain.ensemble:
         average = average_models([model for _, model, *_ in runs], name=str(row["architecture"]))
         # The curves shown for the average are the first seed's.
         candidates["average of seeds"] = (None, average, runs[0][2], *_evaluate(average, data))
     validation_scores = {
-        name: objective_score(objective, data.y["validation"], candidate[3]["validation"])
-        for name, candidate in candidates.items()
+        label: objective_score(objective, data.y["validation"], candidate[3]["validation"])
+        for label, candidate in candidates.items()
     }
     kept = objectives.best(validation_scores, objective, key=validation_scores.get)
     seed, model, history, probabilities, metrics = candidates[kept]
