@@ -116,6 +116,79 @@ def clothing_section(result: dict) -> list[str]:
     return lines
 
 
+# The quality table (`bench/quality.py`): the thorough budget on each review set, per embeddings
+# choice (the budget's own first), against the baselines tuned on the same splits.
+QUALITY_SETS = ("builtin", "clothing", "polarity")
+FROZEN = " (frozen)"
+QUALITY_EMBEDDINGS = ("glove-6b-50d", "learned", "word2vec", "glove-6b-50d" + FROZEN)
+QUALITY_HEADING = "## Quality: the validation-chosen RNN against tuned TF-IDF baselines (`bench/quality.py`)"
+METRIC_KEYS = ("auc_macro", "f1_weighted", "f1_macro")
+
+
+def quality_key(data_set: str, embeddings: str) -> str:
+    return f"quality_{data_set}_{embeddings.replace(FROZEN, '_frozen')}"
+
+
+def _difference(comparison: dict) -> str:
+    low, high = comparison["interval"]
+    return f"{comparison['difference']:+.4f} [{low:+.4f}, {high:+.4f}] {comparison['verdict']}"
+
+
+def quality_section(results: dict) -> list[str]:
+    """One table per review set: the tuned baselines once, then each embeddings choice's
+    validation-chosen RNN with its paired difference from the best baseline on validation."""
+    measured = [results[k] for s in QUALITY_SETS for e in QUALITY_EMBEDDINGS if (k := quality_key(s, e)) in results]
+    if not measured:
+        return []
+    budget = measured[0]["budget"]
+    lines = [
+        QUALITY_HEADING,
+        "",
+        f"`python bench/quality.py --set SET --embeddings NAME` runs `rnnsweep run --budget {budget}` on one review "
+        "set. Everything is chosen on the validation split (the sweep, the retrained seeds or their average, the "
+        "best RNN, the baselines' C and class weights, the best baseline); the test split reports: 95% stratified "
+        "bootstrap intervals (1,000 resamples), and the paired bootstrap difference of the chosen RNN minus the "
+        'best baseline on validation, with its verdict ("beats" only when the whole interval is above zero). '
+        "Wall time: the whole `rnnsweep run` (data, sweep, retraining, baselines, report).",
+        "",
+    ]
+    for data_set in QUALITY_SETS:
+        runs = [results[k] for e in QUALITY_EMBEDDINGS if (k := quality_key(data_set, e)) in results]
+        if not runs:
+            continue
+        rows = runs[0]["rows"]
+        lines += [
+            f"### {data_set} ({rows['train']} train, {rows['validation']} validation, {rows['test']} test texts)",
+            "",
+            "| model | embeddings | validation macro AUC | test macro AUC | test weighted F1 | test macro F1 "
+            "| paired difference, macro AUC | paired difference, weighted F1 | wall time |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for entry in runs[0]["leaderboard"]["entries"]:
+            if entry["kind"] == "baseline" and entry["name"] != "majority":
+                settings = ", ".join(f"{k}={v}" for k, v in entry["settings"].items())
+                lines.append(
+                    f"| {entry['name']} ({settings}) | - | {entry['validation_score']:.4f} | "
+                    + " | ".join(_with_interval(entry["test"][k], entry["test_intervals"][k]) for k in METRIC_KEYS)
+                    + " | | | |"
+                )
+        for run in runs:
+            board = run["leaderboard"]
+            best = next(e for e in board["entries"] if e["name"] == board["best_rnn"])
+            coverage = run.get("embeddings_summary")
+            embeddings = run["embeddings"] + (
+                f" ({coverage['vocabulary_coverage']:.0%} of vocabulary)" if coverage else ""
+            )
+            differences = " | ".join(_difference(board["comparison"][k]) for k in ("auc_macro", "f1_weighted"))
+            lines.append(
+                f"| **{best['name']}** (vs {board['best_baseline']}) | {embeddings} | {best['validation_score']:.4f} | "
+                + " | ".join(_with_interval(best["test"][k], best["test_intervals"][k]) for k in METRIC_KEYS)
+                + f" | {differences} | {run['wall_s'] / 60:.1f} min |"
+            )
+        lines.append("")
+    return lines
+
+
 # Which configurations come early in a random sweep, and one configuration's run-to-run
 # spread in validation AUC, decide much of the time-to-best ratio: judged on the median of
 # three sweeps that try different configurations.
@@ -381,6 +454,15 @@ def main() -> None:
         "predict": ("predict.py", "--data", args.data),
         "readme_command": ("readme_command.py",),
         "workers": ("workers.py", "--max-rows", "8000", "--trials", "6", "--data", args.data),
+        **{
+            quality_key(data_set, embeddings): (
+                "quality.py",
+                *("--set", data_set, "--embeddings", embeddings.removesuffix(FROZEN)),
+                *(["--frozen"] if embeddings.endswith(FROZEN) else []),
+            )
+            for data_set in QUALITY_SETS
+            for embeddings in QUALITY_EMBEDDINGS
+        },
     }
 
     def measure(name: str, script: str, *script_args: str) -> None:
@@ -558,6 +640,7 @@ def main() -> None:
         ]
     if "clothing" in results:
         lines += clothing_section(results["clothing"])
+    lines += quality_section(results)
     # Sections this run did not measure stay, marked, with the commits they were measured on.
     written = {line for line in lines if line.startswith("## ")}
     for heading, body in previous.items():

@@ -15,6 +15,7 @@ LABEL_SCHEMES = ("stars", "sentiment3", "binary", "categorical")
 FORMATS = ("auto", "csv", "tsv", "jsonl")
 BALANCING = ("none", "undersample", "class_weight")
 BAD_LABEL_POLICIES = ("drop", "error")
+EMBEDDINGS = ("learned", "glove-6b-50d", "word2vec", "file")
 
 DEFAULT_PRESET = "rotten-tomatoes"
 
@@ -100,8 +101,17 @@ class DataConfig:
         sequence_length: Tokens per text, or "auto" for a percentile of training
             lengths (default "auto").
         length_percentile: Percentile used by "auto" (default 95).
-        embeddings_path: GloVe or word2vec text file (default None: learnt embeddings).
-        embeddings_trainable: Fine-tune pretrained vectors (default False).
+        embeddings: Where the embedding starts: "learned" (random, trained with the
+            model), "glove-6b-50d" (Stanford GloVe 6B 50d, fetched once and cached),
+            "word2vec" (trained on the run's training texts) or "file" (the vectors in
+            `embeddings_path`; implied when only that is set) (default "learned").
+        embeddings_path: GloVe text, word2vec text or word2vec binary (`.bin`) file
+            (default None).
+        embeddings_trainable: Fine-tune pretrained vectors with the model; false keeps
+            them frozen (default True: measured better, BENCHMARKS.md).
+        word2vec_dimension: Vector size for "word2vec" (default 100).
+        word2vec_window: Context window for "word2vec" (default 5).
+        word2vec_epochs: Passes over the training texts for "word2vec" (default 10).
     """
 
     preset: str = DEFAULT_PRESET
@@ -132,8 +142,12 @@ class DataConfig:
     vocab_size: int = 5000
     sequence_length: int | str = "auto"
     length_percentile: float = 95
+    embeddings: str = "learned"
     embeddings_path: str | None = None
-    embeddings_trainable: bool = False
+    embeddings_trainable: bool = True
+    word2vec_dimension: int = 100
+    word2vec_window: int = 5
+    word2vec_epochs: int = 10
 
     def validate(self) -> None:
         """Check every field; raise `InputError` naming the first bad one."""
@@ -143,6 +157,15 @@ class DataConfig:
         check_one_of("bad_labels", self.bad_labels, BAD_LABEL_POLICIES)
         check_one_of("balance", self.balance, BALANCING)
         check_positive_int("vocab_size", self.vocab_size)
+        check_one_of("embeddings", self.embeddings, EMBEDDINGS)
+        if (self.embeddings == "file") != bool(self.embeddings_path):
+            raise InputError(
+                'embeddings_path goes with embeddings = "file" (the default when only embeddings_path is set). '
+                f"Received: embeddings={self.embeddings!r}, embeddings_path={self.embeddings_path!r}; "
+                "set one of them"
+            )
+        for name in ("word2vec_dimension", "word2vec_window", "word2vec_epochs"):
+            check_positive_int(name, getattr(self, name))
         if self.vocab_size < 3:
             raise InputError(
                 "vocab_size must leave room for padding, the out-of-vocabulary token and "
@@ -192,6 +215,8 @@ def resolve_preset(values: dict) -> DataConfig:
         preset = "custom" if values.get("path") else DEFAULT_PRESET
     check_one_of("preset", preset, PRESETS)
     merged = {**PRESETS[preset], **values, "preset": preset}
+    if values.get("embeddings_path") and "embeddings" not in values:
+        merged["embeddings"] = "file"
     config = DataConfig(**merged)
     config.validate()
     return config

@@ -13,6 +13,7 @@ from rnnsweep.data_prep.errors import InputError
 # Inside data/ (the data stage), models/<name>/ (retraining) and report/.
 DATA_FILES = ("rows.csv", "splits.json", "vocabulary.json", "arrays.npz", "summary.json")
 EMBEDDING_MATRIX = "embedding_matrix.npy"
+WORD2VEC_VECTORS = "word2vec.bin"
 METRICS = "metrics.json"
 HISTORY = "history.json"
 PREDICTIONS = "predictions.csv"

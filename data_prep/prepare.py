@@ -14,12 +14,13 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from rnnsweep.data_prep.clean import CleaningOptions, clean_texts, load_stopwords
 from rnnsweep.data_prep.config import DataConfig
+from rnnsweep.data_prep.embeddings import WordVectors, coverage, file_vectors, glove_vectors, word2vec_vectors
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.files import staged_directory
 from rnnsweep.data_prep.labels import assign_labels
-from rnnsweep.data_prep.layout import DATA_FILES, EMBEDDING_MATRIX, RunLayout, read_rows
+from rnnsweep.data_prep.layout import DATA_FILES, EMBEDDING_MATRIX, WORD2VEC_VECTORS, RunLayout, read_rows
 from rnnsweep.data_prep.sources import read_source
-from rnnsweep.data_prep.vectorize import build_vocabulary, choose_sequence_length, encode, load_embedding_matrix
+from rnnsweep.data_prep.vectorize import build_vocabulary, choose_sequence_length, encode
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class PreparedData:
         summary: The saved data summary.
         class_weight: Class id -> weight, or None when not balancing by weights.
         embedding_matrix: Pretrained vectors for the vocabulary, or None.
+        trained_vectors: word2vec `KeyedVectors` trained by the data stage (saved as
+            `data/word2vec.bin`; not read back, the matrix is what later stages use).
     """
 
     x: dict[str, np.ndarray]
@@ -51,6 +54,7 @@ class PreparedData:
     summary: dict
     class_weight: dict[int, float] | None = None
     embedding_matrix: np.ndarray | None = None
+    trained_vectors: object | None = None
 
     @property
     def num_classes(self) -> int:
@@ -238,14 +242,13 @@ def build_prepared(config: DataConfig) -> PreparedData:
         weights = compute_class_weight("balanced", classes=present, y=y["train"])
         class_weight = {int(c): float(w) for c, w in zip(present, weights, strict=True)}
         summary["class_weight"] = class_weight
-    embedding_matrix = None
-    if config.embeddings_path:
-        embedding_matrix, found = load_embedding_matrix(config.embeddings_path, vocabulary, seed=config.seed)
+    vectors = word_vectors(config, train_texts, vocabulary)
+    if vectors is not None:
         summary["embeddings"] = {
-            "path": str(config.embeddings_path),
-            "dimension": int(embedding_matrix.shape[1]),
-            "vocabulary_found": found,
+            **vectors.summary,
+            "dimension": int(vectors.matrix.shape[1]),
             "trainable": config.embeddings_trainable,
+            **coverage(vectors.covered, x["train"]),
         }
     return PreparedData(
         x=x,
@@ -256,8 +259,31 @@ def build_prepared(config: DataConfig) -> PreparedData:
         rows=rows,
         summary=summary,
         class_weight=class_weight,
-        embedding_matrix=embedding_matrix,
+        embedding_matrix=None if vectors is None else vectors.matrix,
+        trained_vectors=None if vectors is None else vectors.trained,
     )
+
+
+def word_vectors(config: DataConfig, train_texts: list[str], vocabulary: list[str]) -> WordVectors | None:
+    """The pretrained or corpus-trained vectors `config.embeddings` asks for (None: "learned").
+
+    Raises:
+        InputError: The vectors cannot be had (offline first use of GloVe, a bad file).
+    """
+    if config.embeddings == "glove-6b-50d":
+        return glove_vectors(vocabulary, seed=config.seed)
+    if config.embeddings == "file":
+        return file_vectors(config.embeddings_path, vocabulary, seed=config.seed)
+    if config.embeddings == "word2vec":
+        return word2vec_vectors(
+            train_texts,
+            vocabulary,
+            dimension=config.word2vec_dimension,
+            window=config.word2vec_window,
+            epochs=config.word2vec_epochs,
+            seed=config.seed,
+        )
+    return None
 
 
 def save_prepared(data: PreparedData, run_dir: Path) -> PreparedData:
@@ -265,7 +291,8 @@ def save_prepared(data: PreparedData, run_dir: Path) -> PreparedData:
 
     Writes `rows.csv` (every kept row with its split), `splits.json` (row ids per split),
     `vocabulary.json`, `arrays.npz` (token ids and labels per split), `summary.json`, and
-    `embedding_matrix.npy` with pretrained vectors, into a scratch folder renamed at the end.
+    `embedding_matrix.npy` with pretrained vectors and `word2vec.bin` with vectors trained
+    on the training split, into a scratch folder renamed at the end.
     """
     rows = data.rows
     with staged_directory(RunLayout(run_dir).data) as scratch:
@@ -278,6 +305,8 @@ def save_prepared(data: PreparedData, run_dir: Path) -> PreparedData:
         )
         if data.embedding_matrix is not None:
             np.save(scratch / EMBEDDING_MATRIX, data.embedding_matrix)
+        if data.trained_vectors is not None:  # word2vec format: readable by gensim and other tools
+            data.trained_vectors.save_word2vec_format(str(scratch / WORD2VEC_VECTORS), binary=True)
         (scratch / "summary.json").write_text(json.dumps(data.summary, indent=2))
     return load_prepared(run_dir)
 

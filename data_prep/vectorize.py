@@ -1,13 +1,10 @@
-"""Vocabulary, integer encoding and pretrained word vectors, fitted on the training split only."""
+"""Vocabulary and integer encoding, fitted on the training split only."""
 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
-
-from rnnsweep.data_prep.errors import InputError
 
 PAD, OOV = "", "[UNK]"
 
@@ -52,54 +49,3 @@ def choose_sequence_length(train_texts: list[str], setting: int | str, percentil
         return int(setting)
     lengths = [len(t.split()) for t in train_texts]
     return max(1, int(np.ceil(np.percentile(lengths, percentile))))
-
-
-def load_embedding_matrix(path: Path, vocabulary: list[str], *, seed: int) -> tuple[np.ndarray, float]:
-    """Build an embedding matrix for `vocabulary` from a GloVe or word2vec text file.
-
-    Words missing from the file get small random vectors (seeded); padding gets zeros.
-    A word2vec header line ("count dimension") is recognised and skipped.
-
-    Args:
-        path: The vectors file.
-        vocabulary: The vocabulary (index 0 padding, 1 OOV).
-        seed: Seed for the vectors of missing words.
-
-    Returns:
-        The float32 matrix of shape (len(vocabulary), dimension) and the share of
-        vocabulary words (padding and OOV excepted) found in the file.
-
-    Raises:
-        InputError: Missing file, no vectors, or a dimension that varies between lines.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such vectors file; check embeddings_path")
-    wanted = {token: i for i, token in enumerate(vocabulary) if i > 1}
-    found: dict[int, np.ndarray] = {}
-    dimension = None
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            parts = line.rstrip().split(" ")
-            if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
-                continue  # word2vec header
-            if len(parts) < 2:
-                continue
-            if dimension is None:
-                dimension = len(parts) - 1
-            elif len(parts) - 1 != dimension:
-                raise InputError(
-                    f"{path}: line {number} has {len(parts) - 1} values, earlier lines {dimension}; "
-                    "every vector must have the same dimension"
-                )
-            if parts[0] in wanted:
-                found[wanted[parts[0]]] = np.asarray(parts[1:], dtype=np.float32)
-    if dimension is None:
-        raise InputError(f"{path}: no vectors found; pass a GloVe or word2vec text file")
-    rng = np.random.default_rng(seed)
-    matrix = rng.normal(0, 0.05, size=(len(vocabulary), dimension)).astype(np.float32)
-    matrix[0] = 0
-    for index, vector in found.items():
-        matrix[index] = vector
-    share = len(found) / max(1, len(wanted))
-    return matrix, share

@@ -31,8 +31,10 @@ def build_model(hp, *, spec: ModelSpec, architecture: Architecture, space: Searc
 
     Layers: Embedding (`mask_zero=True`, so end-padding is skipped) -> dropout ->
     `architecture.depth` recurrent layers with dropout between them -> dropout ->
-    output head. Hyperparameters: `dropout_embedding`, `units_1`..`units_N`,
-    `dropout_1`..`dropout_{N-1}` (between layers), `dropout_output`, `learning_rate`.
+    pooling ("last": the final state; "mean": the masked average of every step's output)
+    -> output head. Hyperparameters: `dropout_embedding`, `units_1`..`units_N`,
+    `dropout_1`..`dropout_{N-1}` (between layers), `dropout_output`, `learning_rate`, and
+    `pooling` when the space offers more than "last".
 
     Args:
         hp: keras-tuner `HyperParameters`.
@@ -60,17 +62,23 @@ def build_model(hp, *, spec: ModelSpec, architecture: Architecture, space: Searc
     if pretrained:
         embedding.set_weights([spec.embedding_matrix])
     x = keras.layers.Dropout(dropout("dropout_embedding"), name="dropout_embedding")(x)
+    pooling = "last" if space.pooling == ("last",) else hp.Choice("pooling", list(space.pooling))
     for depth in range(1, architecture.depth + 1):
         units = hp.Choice(f"units_{depth}", list(space.units), default=space.default("units"))
         last = depth == architecture.depth
         layer = recurrent_layer(
-            architecture.cell, units, return_sequences=not last, name=f"{architecture.cell}_{depth}"
+            architecture.cell,
+            units,
+            return_sequences=not last or pooling != "last",
+            name=f"{architecture.cell}_{depth}",
         )
         if architecture.bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{depth}")
         x = layer(x)
         if not last:
             x = keras.layers.Dropout(dropout(f"dropout_{depth}"), name=f"dropout_{depth}")(x)
+    if pooling == "mean":  # Keras's average honours the mask: padding steps are left out
+        x = keras.layers.GlobalAveragePooling1D(name="mean_pooling")(x)
     x = keras.layers.Dropout(dropout("dropout_output"), name="dropout_output")(x)
     outputs = output_layer(spec.num_classes)(x)
     model = keras.Model(inputs, outputs, name=architecture.name)

@@ -11,6 +11,7 @@ WIDE_UNITS = (*UNITS, 256, 512)  # the original study let the 1-layer GRU go wid
 DROPOUT = (0.0, 0.1, 0.2, 0.3, 0.4)
 LEARNING_RATE = (1e-2, 1e-3, 1e-4, 1e-5)
 EMBEDDING_DIM = 100
+POOLING = ("last", "mean")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,12 +23,17 @@ class SearchSpace:
         dropout: Choices for each dropout rate (default 0.0-0.4 by 0.1).
         learning_rate: Choices for Adam's learning rate (default 1e-2 to 1e-5).
         embedding_dim: Embedding width when not pretrained (default 100).
+        pooling: How the last recurrent layer's outputs become one vector: "last" (its
+            final state, as the study) or "mean" (the average over the text's tokens,
+            padding excluded) (default ("last",); a searched hyperparameter when it
+            offers more than "last").
     """
 
     units: tuple[int, ...] = UNITS
     dropout: tuple[float, ...] = DROPOUT
     learning_rate: tuple[float, ...] = LEARNING_RATE
     embedding_dim: int = EMBEDDING_DIM
+    pooling: tuple[str, ...] = ("last",)
 
     def default(self, name: str):
         """The value a trial starts from: 64 units, 0.2 dropout, 1e-3 rate when offered."""
@@ -49,6 +55,10 @@ class SearchSpace:
             raise InputError(
                 f"search space learning_rate must be > 0. Received: learning_rate={list(self.learning_rate)}"
             )
+        if not self.pooling or any(p not in POOLING for p in self.pooling):
+            raise InputError(
+                f"search space pooling must be values from {list(POOLING)}. Received: pooling={list(self.pooling)}"
+            )
         if not isinstance(self.embedding_dim, int) or self.embedding_dim <= 0:
             raise InputError(f"embedding_dim must be a whole number > 0. Received: {self.embedding_dim!r}")
 
@@ -59,7 +69,7 @@ def default_search_space(architecture_name: str, overrides: dict | None = None) 
     Args:
         architecture_name: e.g. "gru1" (whose units go up to 512).
         overrides: Value sets from the config (`units`, `dropout`, `learning_rate`,
-            `embedding_dim`); absent keys keep their defaults.
+            `embedding_dim`, `pooling`); absent keys keep their defaults.
 
     Returns:
         The validated space.

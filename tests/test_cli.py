@@ -182,9 +182,9 @@ def test_run_end_to_end_in_a_subprocess(tmp_path):
     data = write_csv(tmp_path / "reviews.csv", make_reviews(300))
     config = tmp_path / "sweep.toml"
     config.write_text(
-        '[data]\npreset = "womens-clothing"\n'
+        '[data]\npreset = "womens-clothing"\nembeddings = "word2vec"\nword2vec_dimension = 8\nword2vec_epochs = 2\n'
         '[search]\narchitectures = ["lstm", "bilstm"]\nmax_trials = 1\nepochs = 1\n'
-        "[search.space]\nunits = [8]\nlearning_rate = [0.01]\n"
+        '[search.space]\nunits = [8]\nlearning_rate = [0.01]\npooling = ["mean"]\n'
         "[retrain]\nepochs = 1\npatience = 1\n"
     )
     result = rnnsweep(
@@ -213,6 +213,10 @@ def test_run_end_to_end_in_a_subprocess(tmp_path):
         metrics = json.loads((tmp_path / "run" / "models" / name / "metrics.json").read_text())
         assert 0.5 < metrics["test"]["auc_macro"] <= 1
     assert len(list(index.parent.glob("*.png"))) >= 8
+    # word2vec vectors trained on the run's reviews started the embedding; the report says so
+    assert re.search(
+        r"word2vec, 8 dimensions, fine-tuned, trained .* vectors for 100.0% of the vocabulary", index.read_text()
+    )
     # predict with the export, from the command line
     out = rnnsweep("predict", str(tmp_path / "run" / "models" / "lstm" / "export.keras"), "lovely soft dress", "awful")
     assert out.returncode == 0, out.stderr[-2000:]

@@ -279,7 +279,7 @@ def test_pretrained_vectors(tmp_path, tiny_csv):
         tmp_path / "run",
     )
     assert data.embedding_matrix.shape == (len(data.vocabulary), 4)
-    assert 0 < data.summary["embeddings"]["vocabulary_found"] < 1
+    assert data.summary["embeddings"]["vocabulary_coverage"] == 3 / (len(data.vocabulary) - 2)
     np.testing.assert_allclose(data.embedding_matrix[data.vocabulary.index("dress")], 0.5)
 
 

@@ -32,6 +32,8 @@ def _overrides(args: argparse.Namespace) -> dict:
             "label_column": get("label_column"),
             "labels": get("labels"),
             "max_rows": get("max_rows"),
+            "embeddings": get("embeddings"),
+            "embeddings_path": get("embeddings_path"),
         },
         "search": {
             "architectures": get("architectures").split(",") if get("architectures") else None,
@@ -68,7 +70,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
     overrides = _overrides(args)
     if args.command in ("data", "tune", "run"):
-        config = load_config(args.config, {k: v for k, v in overrides.items() if v})
+        config = load_config(args.config, {k: v for k, v in overrides.items() if v}, budget=args.budget)
         run_dir = args.log_dir = _run_dir(args, config)
         if args.command == "data":
             pipeline.data_stage(config, run_dir, overwrite=args.overwrite)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from rnnsweep.data_prep.config import LABEL_SCHEMES, PRESETS
+from rnnsweep.data_prep.config import EMBEDDINGS, LABEL_SCHEMES, PRESETS, DataConfig
 from rnnsweep.models.objective import OBJECTIVES
-from rnnsweep.tuning.config import TUNERS, RetrainConfig, SearchConfig
+from rnnsweep.tuning.config import BUDGETS, TUNERS, RetrainConfig, SearchConfig
 from rnnsweep.tuning.distributed import DEFAULT_MAX_WORKER_RESTARTS
 
 
@@ -19,7 +19,7 @@ def _defaults(section) -> dict:
     }
 
 
-SEARCH, RETRAIN = _defaults(SearchConfig), _defaults(RetrainConfig)
+DATA, SEARCH, RETRAIN = _defaults(DataConfig), _defaults(SearchConfig), _defaults(RetrainConfig)
 
 
 class Parser(argparse.ArgumentParser):
@@ -51,6 +51,19 @@ def _data_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--label-column", metavar="COL", help="column with the rating or label")
     group.add_argument("--labels", choices=LABEL_SCHEMES, help="label scheme (default: the preset's)")
     group.add_argument("--max-rows", type=int, metavar="N", help="use a seeded random sample of N rows")
+    group.add_argument(
+        "--embeddings",
+        choices=[e for e in EMBEDDINGS if e != "file"],
+        help=f"where the embedding starts (default: {DATA['embeddings']}; a vectors file: --embeddings-path)",
+    )
+    group.add_argument(
+        "--embeddings-path", metavar="FILE", help="GloVe text, word2vec text or word2vec binary (.bin) vectors"
+    )
+    group.add_argument(
+        "--budget",
+        choices=sorted(BUDGETS),
+        help="named settings under the config file and flags (default: quick, every field's own default)",
+    )
     group.add_argument("--output", metavar="RUN_DIR", help="run directory (default: runs/NAME)")
     group.add_argument("--name", help="run name under runs/ (default: the preset's name)")
     group.add_argument("--overwrite", action="store_true", help="delete the run directory's earlier results first")

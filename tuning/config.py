@@ -218,18 +218,52 @@ def build_config(values: dict | None = None, *, source: str = "configuration") -
     return Config(data=data, search=search, retrain=retrain, report=report)
 
 
-def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
-    """Read a TOML config file (optional) and apply overrides on top.
+# Named settings under the config file and the flags (`--budget`). "quick" is every field's
+# own default (the README's first command); "thorough" was chosen on validation figures
+# (BENCHMARKS.md, "Quality") to finish within 30 minutes on 2 CPU cores for about 20,000 reviews.
+BUDGETS: dict[str, dict] = {
+    "quick": {},
+    "thorough": {
+        "data": {"embeddings": "glove-6b-50d", "vocab_size": 20000},
+        "search": {
+            "architectures": ["bilstm", "gru1"],
+            "max_trials": 3,
+            "epochs": 2,
+            "space": {"units": [32, 64], "dropout": [0.2, 0.3, 0.4], "learning_rate": [0.001]},
+        },
+        "retrain": {"epochs": 15, "patience": 3, "seeds": [1, 2, 3]},
+    },
+}
+
+
+def _layered(budget: dict, user: dict) -> dict:
+    """`user` section values over `budget`'s (a user's vectors file replaces a budget's named vectors)."""
+    merged = {section: dict(values) for section, values in budget.items()}
+    for section, values in user.items():
+        if not isinstance(values, dict):
+            merged[section] = values  # build_config names the mistake
+            continue
+        merged.setdefault(section, {}).update(values)
+    data = user.get("data", {})
+    if isinstance(data, dict) and data.get("embeddings_path") and "embeddings" not in data:
+        merged["data"].pop("embeddings", None)
+    return merged
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None, *, budget: str | None = None) -> Config:
+    """Read a TOML config file (optional) and apply overrides on top, over a named budget.
 
     Args:
         path: The TOML file (default None: every default).
         overrides: Nested section values that win over the file, e.g. from CLI flags.
+        budget: A name from `BUDGETS` whose values lie under the file's (default None:
+            "quick", every field's own default).
 
     Returns:
         The validated configuration.
 
     Raises:
-        InputError: Missing or unparsable file, unknown key, invalid value.
+        InputError: Missing or unparsable file, unknown budget, key or value.
     """
     values: dict = {}
     source = "configuration"
@@ -244,7 +278,8 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
             raise InputError(f"{path}: not valid TOML ({error})") from None
     for section, section_values in (overrides or {}).items():
         values.setdefault(section, {}).update(section_values)
-    return build_config(values, source=source)
+    check_one_of("budget", budget or "quick", BUDGETS)
+    return build_config(_layered(BUDGETS[budget or "quick"], values), source=source)
 
 
 def save_config(config: Config, path: Path) -> None:

