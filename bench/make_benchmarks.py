@@ -125,6 +125,76 @@ QUALITY_HEADING = "## Quality: the validation-chosen RNN against tuned TF-IDF ba
 METRIC_KEYS = ("auc_macro", "f1_weighted", "f1_macro")
 
 
+# How the budgets were chosen: variants on the built-in dataset, compared on validation only.
+# name: (budget, embeddings, architectures or None, extra TOML or None), each run by quality.py.
+VOCABULARY_5000 = "[data]\nvocab_size = 5000"
+SELECTION = {
+    "quick_glove": ("quick", "glove-6b-50d", None, None),
+    "quick_learned": ("quick", "learned", None, None),
+    "bilstm_glove_vocab5000": ("thorough", "glove-6b-50d", "bilstm", VOCABULARY_5000),
+    "bilstm_learned_vocab5000": ("thorough", "learned", "bilstm", VOCABULARY_5000),
+    "bilstm_word2vec_vocab5000": ("thorough", "word2vec", "bilstm", VOCABULARY_5000),
+    "bilstm_glove_frozen_vocab5000": ("thorough", "glove-6b-50d" + FROZEN, "bilstm", VOCABULARY_5000),
+    "bilstm_glove": ("thorough", "glove-6b-50d", "bilstm", None),
+    "bilstm_glove_6_trials": ("thorough", "glove-6b-50d", "bilstm", "[search]\nmax_trials = 6"),
+    "bilstm_glove_6_trials_pooling": (
+        "thorough",
+        "glove-6b-50d",
+        "bilstm",
+        '[search]\nmax_trials = 6\n[search.space]\npooling = ["last", "mean"]',
+    ),
+    "bilstm_glove_6_trials_units_64_128": (
+        "thorough",
+        "glove-6b-50d",
+        "bilstm",
+        "[search]\nmax_trials = 6\n[search.space]\nunits = [64, 128]",
+    ),
+    "all_six_glove": ("thorough", "glove-6b-50d", "lstm,gru1,gru2,gru4,simple_rnn,bilstm", None),
+}
+SELECTION_HEADING = "## How the budgets were chosen: variants on the built-in dataset, validation only"
+
+
+def selection_job(name: str) -> tuple[str, ...]:
+    budget, embeddings, architectures, extra = SELECTION[name]
+    return (
+        "quality.py",
+        *("--set", "builtin", "--budget", budget, "--embeddings", embeddings.removesuffix(FROZEN)),
+        *(["--frozen"] if embeddings.endswith(FROZEN) else []),
+        *(["--architectures", architectures] if architectures else []),
+        *(["--extra", extra] if extra else []),
+    )
+
+
+def selection_section(results: dict) -> list[str]:
+    """Each variant's validation-chosen RNN and its validation score (test figures are left
+    out: they chose nothing)."""
+    measured = [(name, results[f"selection_{name}"]) for name in SELECTION if f"selection_{name}" in results]
+    if not measured:
+        return []
+    lines = [
+        SELECTION_HEADING,
+        "",
+        "`python bench/quality.py --set builtin ...` with the settings shown: the README's quick default and "
+        "variants of the thorough budget (one run each; settings beyond the budget as `--extra` TOML). Only "
+        "validation figures are shown: they made every choice (the default embeddings, the budget's vocabulary, "
+        "search space and architectures).",
+        "",
+        "| variant | budget | embeddings | architectures | settings beyond the budget | chosen RNN "
+        "| its validation macro AUC | wall time |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, run in measured:
+        board = run["leaderboard"]
+        best = next(e for e in board["entries"] if e["name"] == board["best_rnn"])
+        settings = (run.get("variant", {}).get("extra") or "-").replace("\n", "; ")
+        architectures = run.get("variant", {}).get("architectures") or "the budget's"
+        lines.append(
+            f"| {name} | {run['budget']} | {run['embeddings']} | {architectures} | {settings} | {best['name']} "
+            f"| {best['validation_score']:.4f} | {run['wall_s'] / 60:.1f} min |"
+        )
+    return [*lines, ""]
+
+
 def quality_key(data_set: str, embeddings: str) -> str:
     return f"quality_{data_set}_{embeddings.replace(FROZEN, '_frozen')}"
 
@@ -463,6 +533,7 @@ def main() -> None:
             for data_set in QUALITY_SETS
             for embeddings in QUALITY_EMBEDDINGS
         },
+        **{f"selection_{name}": selection_job(name) for name in SELECTION},
     }
 
     def measure(name: str, script: str, *script_args: str) -> None:
@@ -640,6 +711,7 @@ def main() -> None:
         ]
     if "clothing" in results:
         lines += clothing_section(results["clothing"])
+    lines += selection_section(results)
     lines += quality_section(results)
     # Sections this run did not measure stay, marked, with the commits they were measured on.
     written = {line for line in lines if line.startswith("## ")}

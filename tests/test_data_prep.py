@@ -30,6 +30,7 @@ def test_csv_prepare_writes_every_artifact(tiny_csv, tmp_path):
     folder = tmp_path / "run" / "data"
     assert sorted(p.name for p in folder.iterdir()) == [
         "arrays.npz",
+        "embedding_matrix.npy",  # the default embeddings: GloVe 6B-50d
         "rows.csv",
         "splits.json",
         "summary.json",
@@ -39,6 +40,7 @@ def test_csv_prepare_writes_every_artifact(tiny_csv, tmp_path):
     ids = [i for part in splits.values() for i in part]
     assert len(ids) == len(set(ids)) == data.summary["rows_used"]
     assert data.class_names == ["1", "2", "3", "4", "5"]
+    assert data.embedding_matrix.shape == (len(data.vocabulary), 50)
     assert data.x["train"].shape[1] == data.sequence_length
     # end-padding: once a row has a zero, only zeros follow
     row = data.x["train"][0]

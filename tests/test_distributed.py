@@ -88,7 +88,8 @@ def cmdline(pid: int) -> str:
 def test_chief_and_two_workers_on_loopback(tmp_path):
     base, run_dir = setup_run(tmp_path)
     port = free_ports(2)
-    oracle = ["--oracle", f"127.0.0.1:{port}"]
+    (tmp_path / "token").write_text("a shared secret\n")
+    oracle = ["--oracle", f"127.0.0.1:{port}", "--token-file", str(tmp_path / "token")]
     chief = subprocess.Popen(
         [*base, *oracle, "--role", "chief"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
     )
@@ -112,6 +113,51 @@ def test_chief_and_two_workers_on_loopback(tmp_path):
     for i, (_, err) in zip((1, 2), outputs[:2], strict=True):
         assert f"[tuner{i}] " in err, f"worker {i} ran no trial"
     assert_complete_sweep(run_dir)
+    assert not any(
+        "a shared secret" in path.read_text(errors="replace") for path in run_dir.rglob("*") if path.is_file()
+    )
+
+
+def test_the_chief_refuses_calls_without_its_token(tmp_path):
+    import grpc
+    from keras_tuner.src import protos
+
+    base, run_dir = setup_run(tmp_path)
+    port = free_ports(2)
+    oracle = ["--oracle", f"127.0.0.1:{port}"]
+    chief = subprocess.Popen(
+        [*base, *oracle, "--role", "chief"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**ENV, "RNNSWEEP_TOKEN": "s3cret"},
+    )
+    try:
+        stub = protos.get_service_grpc().OracleStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+
+        def get_space(metadata):
+            return stub.GetSpace(
+                protos.get_service().GetSpaceRequest(), metadata=metadata, wait_for_ready=True, timeout=120
+            )
+
+        for metadata in ((), (("rnnsweep-token", "wrong"),)):
+            with pytest.raises(grpc.RpcError) as refused:
+                get_space(metadata)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert "missing or wrong token" in refused.value.details()
+        assert get_space((("rnnsweep-token", "s3cret"),)).hyperparameters is not None
+        worker = subprocess.run(
+            [*base, *oracle, "--role", "worker", "--worker-id", "1"],
+            capture_output=True,
+            text=True,
+            env={**ENV, "RNNSWEEP_TOKEN": "wrong"},
+            timeout=300,
+        )
+        assert worker.returncode == 2, worker.stderr[-2000:]
+        errors = [line for line in worker.stderr.splitlines() if "error:" in line]
+        assert errors == [worker.stderr.strip().splitlines()[-1]]
+        assert "the chief refused this worker" in errors[0] and "Traceback" not in worker.stderr
+    finally:
+        chief.kill()
 
 
 def test_local_workers_survive_a_killed_worker(tmp_path):
@@ -240,9 +286,50 @@ def test_bad_workers(workers):
         ("chief", None, None, "needs --oracle HOST:PORT"),
         ("chief", "localhost", None, "HOST:PORT with a port"),
         (None, "127.0.0.1:7000", None, "need --role"),
+        (None, None, None, "need --role"),  # a token file without a role
         ("boss", "127.0.0.1:7000", None, r"Received: role='boss'"),
     ],
 )
-def test_bad_distributed_flags(role, oracle, worker_id, pattern):
+def test_bad_distributed_flags(role, oracle, worker_id, pattern, tmp_path):
+    token_file = None if role or oracle else str(tmp_path / "token")
     with pytest.raises(InputError, match=pattern):
-        parse_role(role, oracle, worker_id)
+        parse_role(role, oracle, worker_id, token_file)
+
+
+def test_failing_trials_under_two_workers_end_with_the_documented_message(tmp_path):
+    """Every trial's loss is NaN (the embedding starts from NaN vectors): keras-tuner raises its
+    failure limit inside the chief's gRPC handler, and the sweep still ends in one line, exit 2."""
+    rows = make_reviews(300)
+    words = sorted({word for row in rows for word in row["Review Text"].split()})
+    (tmp_path / "nan.txt").write_text("".join(f"{word} nan nan nan nan\n" for word in words))
+    data = write_csv(tmp_path / "reviews.csv", rows)
+    (tmp_path / "sweep.toml").write_text(
+        '[data]\npreset = "womens-clothing"\nembeddings_path = "nan.txt"\n'
+        '[search]\narchitectures = ["gru1", "simple_rnn"]\nmax_trials = 6\nmax_consecutive_failures = 2\n'
+        "[search.space]\nunits = [8, 16]\nlearning_rate = [0.01, 0.001]\ndropout = [0.0]\n"
+    )
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "rnnsweep", "tune", "--config", "sweep.toml", "--data", str(data)]
+    launcher = subprocess.Popen(
+        [*command, "--output", str(run_dir), "--workers", "2"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    try:
+        _, err = launcher.communicate(timeout=400)
+    finally:
+        children = descendants(launcher.pid)
+        launcher.kill()
+    assert launcher.returncode == 2, err[-3000:]
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and err.strip().splitlines()[-1] == errors[0], err[-3000:]
+    assert errors[0].startswith("rnnsweep tune: error: sweep stopped: 2 trials failed in a row (last: ")
+    assert "non-finite" in errors[0] or "nan" in errors[0].lower(), errors[0]
+    assert "Traceback" not in err
+    trials = pd.read_csv(run_dir / "trials.csv")
+    assert (trials["status"] == "FAILED").sum() >= 2 and (trials["status"] != "COMPLETED").all()
+    time.sleep(0.5)
+    assert not [p for p in children if Path(f"/proc/{p}").exists() and str(run_dir) in cmdline(p)], "a child was left"

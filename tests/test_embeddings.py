@@ -191,9 +191,10 @@ def test_budget_lies_under_the_file_and_flags(tmp_path):
     assert thorough.data.embeddings == "glove-6b-50d"
     assert thorough.search.architectures == BUDGETS["thorough"]["search"]["architectures"]
     assert thorough.retrain.seeds == BUDGETS["thorough"]["retrain"]["seeds"]
-    (tmp_path / "c.toml").write_text("[search]\nmax_trials = 7\n")
+    (tmp_path / "c.toml").write_text("[search]\nmax_trials = 7\n[search.space]\nunits = [16]\n")
     mixed = load_config(tmp_path / "c.toml", {"data": {"embeddings_path": "v.txt"}}, budget="thorough")
     assert mixed.search.max_trials == 7 and mixed.search.epochs == BUDGETS["thorough"]["search"]["epochs"]
+    assert mixed.search.space == {**BUDGETS["thorough"]["search"]["space"], "units": [16]}  # merged key by key
     assert mixed.data.embeddings == "file"  # the user's vectors file replaces the budget's GloVe
     assert load_config(None).search == load_config(None, budget="quick").search
     with pytest.raises(InputError, match="Received: budget='huge'"):

@@ -374,6 +374,22 @@ def test_hyperparameter_panels_name_the_architectures_and_use_log_axes():
     assert len({tuple(ax.get_position().size.round(3)) for ax in axes.values()}) == 1  # equal small multiples
 
 
+def test_named_hyperparameter_values_are_plotted_and_ranked():
+    """pooling ("last"/"mean") is a hyperparameter whose values are names, not numbers."""
+    from rnnsweep.reports import plots
+    from rnnsweep.reports.importance import importances
+
+    trials = _synthetic_trials("bilstm", 16)
+    trials["hp_pooling"] = np.where(np.arange(16) % 2, "mean", "last")
+    trials["objective"] = 0.8 + 0.05 * (trials["hp_pooling"] == "mean") + np.random.default_rng(2).normal(0, 0.002, 16)
+    columns = ["hp_units_1", "hp_pooling"]
+    fig = plots.plot_hyperparameter_panels(trials, columns, "val_auc")
+    pooling = next(ax for ax in fig.axes if ax.get_xlabel() == "pooling")
+    assert [t.get_text() for t in pooling.get_xticklabels()] == ["last", "mean"]
+    plots.plot_parallel_coordinates(trials, columns, "val_auc")
+    assert next(iter(importances(trials, "val_auc")["bilstm"]["importances"])) == "pooling"
+
+
 def test_report_shows_importance_parallel_coordinates_and_history_when_worth_it(tiny_run, tmp_path):
     from rnnsweep.reports import build_report
 

@@ -328,9 +328,10 @@ def test_workers_get_their_share_of_threads_and_keep_the_users_values(monkeypatc
     monkeypatch.setattr(threads, "_defaulted", set())
     monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "5")  # the user's own
     assert threads.configure_threads(cores=8) == {"TF_NUM_INTRAOP_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    env = distributed._thread_env(2, None)
+    env = distributed._thread_env(2, None, "token")
     assert env["TF_NUM_INTEROP_THREADS"] == "5"  # the user's value, not the worker's share of 2
     assert env["TF_NUM_INTRAOP_THREADS"] == "1"
+    assert env["RNNSWEEP_TOKEN"] == "token"  # the sweep's secret, in the environment only
     monkeypatch.delenv("TF_NUM_INTEROP_THREADS")
     threads.configure_threads(cores=8)  # now rnnsweep's own default for the launcher: 8
-    assert distributed._thread_env(2, None)["TF_NUM_INTEROP_THREADS"] == "2"  # the worker's share wins over it
+    assert distributed._thread_env(2, None, "token")["TF_NUM_INTEROP_THREADS"] == "2"  # the worker's share wins over it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from concurrent import futures
@@ -14,19 +15,54 @@ from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.layout import RunLayout
 from rnnsweep.data_prep.prepare import PreparedData
 from rnnsweep.tuning.config import Config
-from rnnsweep.tuning.distributed import Role, keras_tuner_environment
-from rnnsweep.tuning.tuners import OracleServicer, add_oracle_service, chief_may_exit, make_tuner
+from rnnsweep.tuning.distributed import TOKEN_ENV, TOKEN_METADATA, Role, keras_tuner_environment
+from rnnsweep.tuning.trials import failure_limit_error, saved_failure_limit_error
+from rnnsweep.tuning.tuners import (
+    OracleServicer,
+    add_oracle_service,
+    chief_may_exit,
+    end_trial_or_reach_failure_limit,
+    make_tuner,
+)
 
 logger = logging.getLogger(__name__)
 
 
+class _TokenCheck(grpc.ServerInterceptor):
+    """Refuse every call that does not carry the sweep's token (UNAUTHENTICATED)."""
+
+    def __init__(self, token: str):
+        self.token = token.encode()
+
+        def refuse(request, context):
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "rnnsweep chief: missing or wrong token; start the worker with the chief's token "
+                f"(${TOKEN_ENV} or --token-file)",
+            )
+
+        self.refusal = grpc.unary_unary_rpc_method_handler(refuse)
+
+    def intercept_service(self, continuation, handler_call_details):
+        given = dict(handler_call_details.invocation_metadata or ()).get(TOKEN_METADATA, "")
+        if hmac.compare_digest(given.encode(), self.token):
+            return continuation(handler_call_details)
+        return self.refusal
+
+
 class _Servicer(OracleServicer):
-    """keras-tuner's oracle service, noting which workers asked for trials and (when given
-    a `stopped` set) which were told to stop."""
+    """keras-tuner's oracle service, noting which workers asked for trials, (when given a
+    `stopped` set) which were told to stop, and whether the failure limit was reached."""
 
     def __init__(self, oracle, seen: set, stopped: set | None = None):
         super().__init__(oracle)
         self.seen, self.stopped = seen, stopped
+        self.failure_limit_reached = False
+
+    def EndTrial(self, request, context):  # noqa: N802 - gRPC method name
+        response, reached = end_trial_or_reach_failure_limit(super().EndTrial, self.oracle, request, context)
+        self.failure_limit_reached |= reached
+        return response
 
     def CreateTrial(self, request, context):  # noqa: N802 - gRPC method name
         self.seen.add(request.tuner_id)
@@ -50,7 +86,8 @@ def serve_architectures(
     order, so a restarted worker can still reach the one it died in), and no trial runs.
 
     Raises:
-        InputError: A port is taken.
+        InputError: A port is taken, or an architecture's trials failed
+            `max_consecutive_failures` times in a row (the workers' trials end with the chief).
     """
     seen, finished = set(), set()
     servers, servicers = [], []
@@ -60,7 +97,8 @@ def serve_architectures(
                 tuner = make_tuner(config, architecture, data, RunLayout(run_dir).search, **(tuner_options or {}))
             tuner.save()
             servicer = _Servicer(tuner.oracle, seen, finished if index == len(architectures) - 1 else None)
-            server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+            checks = [_TokenCheck(role.token)] if role.token else []
+            server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), interceptors=checks)
             add_oracle_service(servicer, server)
             address = f"{role.host}:{role.port + index}"
             try:
@@ -73,7 +111,19 @@ def serve_architectures(
             servers.append(server)
             servicers.append(servicer)
         logger.info("[chief] serving %d architecture(s) on %s:%d", len(servers), role.host, role.port)
+        if not role.token:
+            logger.warning(
+                "[chief] no token: any process that reaches %s:%d can create trials, report scores and end the "
+                "sweep; set %s (or --token-file) on the chief and its workers",
+                role.host,
+                role.port,
+                TOKEN_ENV,
+            )
         while not (seen and seen <= finished and all(chief_may_exit(servicer.oracle) for servicer in servicers)):
+            if any(servicer.failure_limit_reached for servicer in servicers):
+                # As in one process, the sweep ends at the first architecture that reaches it.
+                limit = config.search.max_consecutive_failures
+                raise saved_failure_limit_error(run_dir, architectures, limit) or failure_limit_error(limit, None)
             time.sleep(0.5)
     finally:
         for server in servers:

@@ -82,7 +82,7 @@ def dispatch(args: argparse.Namespace) -> int:
                 config,
                 run_dir,
                 overwrite=args.overwrite,
-                role=parse_role(args.role, args.oracle, args.worker_id),
+                role=parse_role(args.role, args.oracle, args.worker_id, args.token_file),
                 workers=args.workers,
                 max_worker_restarts=args.max_worker_restarts,
             )

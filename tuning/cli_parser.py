@@ -118,6 +118,11 @@ def _distributed_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--role", choices=["chief", "worker"], help="this process's part (default: single process)")
     group.add_argument("--oracle", metavar="HOST:PORT", help="chief address; architecture i uses PORT+i")
     group.add_argument("--worker-id", metavar="ID", help="a worker's unique id (reuse it when restarting a worker)")
+    group.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="the sweep's shared secret, first line (default: $RNNSWEEP_TOKEN; the chief refuses calls without it)",
+    )
 
 
 def _retrain_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:

@@ -236,15 +236,16 @@ BUDGETS: dict[str, dict] = {
 }
 
 
-def _layered(budget: dict, user: dict) -> dict:
-    """`user` section values over `budget`'s (a user's vectors file replaces a budget's named vectors)."""
-    merged = {section: dict(values) for section, values in budget.items()}
-    for section, values in user.items():
-        if not isinstance(values, dict):
-            merged[section] = values  # build_config names the mistake
-            continue
-        merged.setdefault(section, {}).update(values)
-    data = user.get("data", {})
+def _layered(lower: dict, upper: dict) -> dict:
+    """`upper`'s values over `lower`'s, table by table (a budget's [search.space] keeps the keys
+    a config file's [search.space] does not set); a user's vectors file replaces a budget's
+    named vectors."""
+    merged = dict(lower)
+    for key, value in upper.items():
+        merged[key] = (
+            _layered(lower[key], value) if isinstance(value, dict) and isinstance(lower.get(key), dict) else value
+        )
+    data = upper.get("data")
     if isinstance(data, dict) and data.get("embeddings_path") and "embeddings" not in data:
         merged["data"].pop("embeddings", None)
     return merged
@@ -279,7 +280,12 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None, *
     for section, section_values in (overrides or {}).items():
         values.setdefault(section, {}).update(section_values)
     check_one_of("budget", budget or "quick", BUDGETS)
-    return build_config(_layered(BUDGETS[budget or "quick"], values), source=source)
+    lower = BUDGETS[budget or "quick"]
+    data = values.get("data")
+    if isinstance(data, dict) and data.get("embeddings_path") and "embeddings" not in data:
+        # The user's own vectors file replaces the budget's named vectors.
+        lower = {**lower, "data": {k: v for k, v in lower.get("data", {}).items() if k != "embeddings"}}
+    return build_config(_layered(lower, values), source=source)
 
 
 def save_config(config: Config, path: Path) -> None:

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 ENV_KEYS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 LAUNCHER_PID = "RNNSWEEP_LAUNCHER_PID"
+# The sweep's shared secret: workers send it with every call, the chief refuses calls without it.
+TOKEN_ENV = "RNNSWEEP_TOKEN"
+TOKEN_METADATA = "rnnsweep-token"
 
 # "auto" starts at most this many CPU workers: each is a whole Keras runtime with its own
 # copy of the data (about 0.8 GB on the clothing reviews), and parallel workers were
@@ -44,30 +48,53 @@ class Role:
         port: First port; architecture i uses port + i.
         worker_id: A worker's id, unique in the sweep; a restarted worker must reuse it
             to pick up the trial it was running.
+        token: The sweep's shared secret (None: the chief accepts any caller).
     """
 
     role: str
     host: str
     port: int
     worker_id: str | None = None
+    token: str | None = dataclasses.field(default=None, repr=False)  # never in a log line
 
     @property
     def tuner_id(self) -> str:
         return "chief" if self.role == "chief" else f"tuner{self.worker_id}"
 
 
-def parse_role(role: str | None, oracle: str | None, worker_id: str | None) -> Role | None:
-    """Validate the `--role`, `--oracle HOST:PORT` and `--worker-id` flags.
+def read_token(token_file: str | Path | None) -> str | None:
+    """The sweep's shared secret: the first line of `token_file`, else `$RNNSWEEP_TOKEN`, else None.
+
+    Raises:
+        InputError: The file is missing or its first line is empty.
+    """
+    if token_file is None:
+        return os.environ.get(TOKEN_ENV) or None
+    path = Path(token_file)
+    if not path.is_file():
+        raise InputError(f"{path}: no such token file; check --token-file")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    token = lines[0].strip() if lines else ""
+    if not token:
+        raise InputError(f"{path}: the token file's first line is empty; write the sweep's token there")
+    return token
+
+
+def parse_role(
+    role: str | None, oracle: str | None, worker_id: str | None, token_file: str | None = None
+) -> Role | None:
+    """Validate the `--role`, `--oracle HOST:PORT`, `--worker-id` and `--token-file` flags.
 
     Returns:
-        The role, or None for an ordinary single-process sweep.
+        The role with the sweep's token (`read_token`), or None for an ordinary
+        single-process sweep.
 
     Raises:
         InputError: A flag is missing or malformed.
     """
     if role is None:
-        if oracle or worker_id is not None:
-            raise InputError("--oracle and --worker-id need --role chief or --role worker")
+        if oracle or worker_id is not None or token_file is not None:
+            raise InputError("--oracle, --worker-id and --token-file need --role chief or --role worker")
         return None
     if role not in ("chief", "worker"):
         raise InputError(f"Expected one of ['chief', 'worker']. Received: role={role!r}")
@@ -80,7 +107,7 @@ def parse_role(role: str | None, oracle: str | None, worker_id: str | None) -> R
         raise InputError("--role worker needs --worker-id ID (unique per worker; reuse it when restarting one)")
     if role == "chief" and worker_id is not None:
         raise InputError("--worker-id is for workers; the chief has none")
-    return Role(role, host, int(port), worker_id)
+    return Role(role, host, int(port), worker_id, read_token(token_file))
 
 
 @contextlib.contextmanager
@@ -182,10 +209,12 @@ def exit_with_launcher() -> None:
         os._exit(1)
 
 
-def _thread_env(threads: int, gpu: int | None) -> dict:
-    """A child's environment: its share of the threads, unless the user set their own."""
+def _thread_env(threads: int, gpu: int | None, token: str) -> dict:
+    """A child's environment: its share of the threads, unless the user set their own, and
+    the sweep's token (in the environment, never on a command line or in a log)."""
     env = dict(os.environ)
     env[LAUNCHER_PID] = str(os.getpid())
+    env[TOKEN_ENV] = token
     env.update({**recurrent_thread_settings(threads), **user_thread_settings()})
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)
@@ -256,6 +285,7 @@ def run_local_workers(
 
     gpus = visible_gpus()
     threads = max(1, available_cores() // workers)
+    token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(32)  # one per sweep unless the user set one
 
     logs = RunLayout(run_dir).logs
     logs.mkdir(parents=True, exist_ok=True)
@@ -265,10 +295,10 @@ def run_local_workers(
             return subprocess.Popen([*base, *role], env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def start_worker(worker_id: int) -> subprocess.Popen:
-        env = _thread_env(threads, worker_id % gpus if gpus else None)
+        env = _thread_env(threads, worker_id % gpus if gpus else None, token)
         return start(f"worker-{worker_id}", ["--role", "worker", "--worker-id", str(worker_id)], env)
 
-    chief = start("chief", ["--role", "chief"], _thread_env(1, None))
+    chief = start("chief", ["--role", "chief"], _thread_env(1, None, token))
     running = {i: start_worker(i) for i in range(workers)}
     restarts = dict.fromkeys(running, 0)
     logger.info(
@@ -297,7 +327,7 @@ def run_local_workers(
             if on_poll is not None:
                 on_poll()
             time.sleep(0.5)
-        for process in running.values():
+        for process in running.values() if chief.returncode == 0 else ():  # a failed chief: stop them now
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=60)
     finally:

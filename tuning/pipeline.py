@@ -23,7 +23,7 @@ from rnnsweep.tuning.distributed import (
 )
 from rnnsweep.tuning.leaderboard import build_leaderboard
 from rnnsweep.tuning.progress import LiveDisplay, Progress, TrialWatcher
-from rnnsweep.tuning.trials import log_leaderboard
+from rnnsweep.tuning.trials import log_leaderboard, saved_failure_limit_error
 
 logger = logging.getLogger(__name__)
 
@@ -132,9 +132,16 @@ def _sweep_with_workers(run_dir: Path, config: Config, *, workers: int, max_rest
             if display is not None:
                 display.update()
 
-        run_local_workers(
-            run_dir, workers=workers, architectures=len(architectures), max_restarts=max_restarts, on_poll=poll
-        )
+        try:
+            run_local_workers(
+                run_dir, workers=workers, architectures=len(architectures), max_restarts=max_restarts, on_poll=poll
+            )
+        except InputError:
+            # A chief stopped by the failure limit: the same one line as in one process.
+            stopped = saved_failure_limit_error(run_dir, architectures, search.max_consecutive_failures)
+            if stopped is None:
+                raise
+            raise stopped from None
         watcher()  # the trials that ended after the last poll
     table = read_trials(run_dir)
     log_leaderboard(table, search.objective)

@@ -7,6 +7,7 @@ import functools
 import logging
 from pathlib import Path
 
+import grpc
 import keras
 import keras_tuner
 import pandas as pd
@@ -17,12 +18,12 @@ from rnnsweep.data_prep.prepare import PreparedData, load_prepared
 from rnnsweep.models import objective as objectives
 from rnnsweep.models.architectures import Architecture, resolve_architectures
 from rnnsweep.tuning.config import Config, check_same_settings, save_config
-from rnnsweep.tuning.distributed import Role, keras_tuner_environment
+from rnnsweep.tuning.distributed import TOKEN_ENV, Role, keras_tuner_environment
 from rnnsweep.tuning.exact_auc import ValidationAUC
 from rnnsweep.tuning.inputs import fit_inputs, validation_data
 from rnnsweep.tuning.progress import Progress
 from rnnsweep.tuning.stopping import FailOnNonFiniteLoss
-from rnnsweep.tuning.trials import collect_trials, log_leaderboard, write_trials
+from rnnsweep.tuning.trials import collect_trials, failure_limit_error, log_leaderboard, write_trials
 from rnnsweep.tuning.tuners import (
     atomic_state_files,
     consecutive_failures,
@@ -42,6 +43,7 @@ def search_architecture(
     progress: Progress,
     max_trials: int | None = None,
     tuner_options: dict | None = None,
+    token: str | None = None,
 ) -> None:
     """Run (or resume) one architecture's keras-tuner project in this process.
 
@@ -54,9 +56,11 @@ def search_architecture(
         max_trials: Stop once the project has this many trials (default None:
             `config.search.max_trials`).
         tuner_options: Extra keyword arguments for the tuner (default None).
+        token: A worker's token for the chief (default None).
 
     Raises:
-        InputError: Too many consecutive failed trials, or keras-tuner's `FatalError`.
+        InputError: Too many consecutive failed trials, keras-tuner's `FatalError`, or a
+            chief that refused the token.
     """
     search = config.search
     bucket = search.bucket_by_length
@@ -79,7 +83,7 @@ def search_architecture(
     if max_trials is not None and search.tuner != "hyperband":
         options["max_trials"] = max_trials
     with atomic_state_files():
-        tuner = make_tuner(config, architecture, data, RunLayout(run_dir).search, **options)
+        tuner = make_tuner(config, architecture, data, RunLayout(run_dir).search, token=token, **options)
         tuner.progress = functools.partial(progress, architecture.name)
         try:
             tuner.search(
@@ -92,18 +96,20 @@ def search_architecture(
             )
         except keras_tuner.errors.FatalError as error:
             raise InputError(f"sweep of {architecture.name} stopped by keras-tuner: {error}") from None
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.UNAUTHENTICATED:
+                raise
+            raise InputError(
+                f"the chief refused this worker ({error.details()}); pass the chief's token "
+                f"(${TOKEN_ENV} or --token-file)"
+            ) from None
         except RuntimeError:
             oracle = tuner.oracle
             if not hasattr(oracle, "end_order") or consecutive_failures(oracle) < search.max_consecutive_failures:
                 raise
             save_every_trial(oracle)
             last = oracle.trials[oracle.end_order[-1]]
-            lines = [line for line in (last.message or "").strip().splitlines() if line.strip()]
-            reason = lines[-1].strip()[:200] if lines else "no message"
-            raise InputError(
-                f"sweep stopped: {search.max_consecutive_failures} trials failed in a row (last: {reason}); "
-                "see trials.csv, fix the search space, or raise max_consecutive_failures"
-            ) from None
+            raise failure_limit_error(search.max_consecutive_failures, last.message) from None
 
 
 def run_search(
@@ -160,7 +166,13 @@ def run_search(
                     continue
                 with keras_tuner_environment(role, index) if role else contextlib.nullcontext():
                     search_architecture(
-                        run_dir, config, architecture, data=data, progress=progress, tuner_options=tuner_options
+                        run_dir,
+                        config,
+                        architecture,
+                        data=data,
+                        progress=progress,
+                        tuner_options=tuner_options,
+                        token=role.token if role else None,
                     )
     finally:
         table = collect_trials(run_dir, architectures, search.objective)

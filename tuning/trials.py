@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.files import write_atomically
 from rnnsweep.data_prep.layout import RunLayout, failed_architectures
 from rnnsweep.models import objective as objectives
@@ -17,6 +18,9 @@ from rnnsweep.models import objective as objectives
 logger = logging.getLogger(__name__)
 
 DURATION_FILE = "rnnsweep_duration.json"
+# Why a trial failed, written by the process that ran it: keras-tuner's trial proto has no
+# message field, so a worker's reason never reached the chief's trial.json.
+FAILURE_FILE = "rnnsweep_failure.json"
 CURVE_FILE = "rnnsweep_curve.json"  # written by tuning.stopping.MedianStopping
 ENDED = ("COMPLETED", "FAILED", "INVALID")
 
@@ -36,12 +40,54 @@ def completed_scores(project_dir: Path) -> list[float]:
     return [t["score"] for t in trial_files(project_dir) if t["status"] == "COMPLETED" and t["score"] is not None]
 
 
+def failure_limit_error(limit: int, last_message: str | None) -> InputError:
+    """The one-line error of a sweep stopped by `limit` failed trials in a row, in every mode."""
+    lines = [line for line in (last_message or "").strip().splitlines() if line.strip()]
+    reason = lines[-1].strip()[:200] if lines else "no message"
+    return InputError(
+        f"sweep stopped: {limit} trials failed in a row (last: {reason}); "
+        "see trials.csv, fix the search space, or raise max_consecutive_failures"
+    )
+
+
+def saved_failure_limit_error(run_dir: Path, architectures, limit: int) -> InputError | None:
+    """`failure_limit_error` for the first architecture whose saved oracle ends on `limit`
+    failed trials in a row (what a chief stopped by the limit left), else None."""
+    for architecture in architectures:
+        project = RunLayout(run_dir).project(architecture.name)
+        oracle = project / "oracle.json"
+        if not oracle.is_file():
+            continue
+        trials = {trial["trial_id"]: trial for trial in trial_files(project)}
+        in_a_row = []
+        for trial_id in json.loads(oracle.read_text()).get("end_order", []):
+            failed = trials.get(trial_id, {}).get("status") == "FAILED"
+            in_a_row = [*in_a_row, trials[trial_id]] if failed else []
+        if len(in_a_row) >= limit:
+            last = in_a_row[-1]
+            return failure_limit_error(limit, failure_reason(project / f"trial_{last['trial_id']}", last))
+    return None
+
+
 def record_duration(trial_dir: Path, seconds: float) -> None:
     """Save one trial's wall time beside its files (keras-tuner keeps none); one file per
     trial, so workers of a distributed sweep never write the same file."""
     trial_dir = Path(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
     write_atomically(trial_dir / DURATION_FILE, json.dumps({"seconds": round(seconds, 3)}))
+
+
+def record_failure(trial_dir: Path, reason: str) -> None:
+    """Save why one trial failed beside its files (see `FAILURE_FILE`)."""
+    trial_dir = Path(trial_dir)
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    write_atomically(trial_dir / FAILURE_FILE, json.dumps({"reason": reason}))
+
+
+def failure_reason(trial_dir: Path, trial: dict) -> str:
+    """The last line of why a trial failed: keras-tuner's message, else the one rnnsweep saved."""
+    path = Path(trial_dir) / FAILURE_FILE
+    return _last_line(trial.get("message")) or (json.loads(path.read_text())["reason"] if path.is_file() else "")
 
 
 def read_curve(trial_dir: Path) -> dict | None:
@@ -75,7 +121,7 @@ def read_project(project_dir: Path, architecture: str, objective: str) -> list[d
             "objective": _finite(trial.get("score")),
             "best_epoch": trial.get("best_step"),
             "duration_s": json.loads(duration.read_text())["seconds"] if duration.is_file() else None,
-            "reason": _last_line(trial.get("message")) if trial["status"] != "COMPLETED" else "",
+            "reason": failure_reason(folder, trial) if trial["status"] != "COMPLETED" else "",
             "epochs_trained": len(curve["values"]) if curve else None,
             "stopped_at_epoch": curve.get("stopped_at_epoch"),
         }

@@ -10,25 +10,31 @@ under it (the pin in pyproject.toml is the range those tests passed on):
   retry, which a re-run would train again.
 - `consecutive_failures`: the failure limit is read from the oracle's own record.
 - `OracleServicer`, `add_oracle_service`, `chief_may_exit`: its gRPC chief, served by
-  `tuning.chief` for every architecture at once.
+  `tuning.chief` for every architecture at once; `end_trial_or_reach_failure_limit`: the
+  failure limit, which keras-tuner raises inside the chief's gRPC handler, answered there;
+  `send_token`: a worker's oracle client sends the sweep's token with every call.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import gc
 import json
+import os
 import time
 from pathlib import Path
 
+import grpc
 import keras_tuner
-from keras_tuner.engine.trial import TrialStatus
+from keras_tuner.engine.trial import Trial, TrialStatus
 
 # keras-tuner's private modules, used in this module only.
 from keras_tuner.src import protos as _kt_protos
 from keras_tuner.src import utils as _kt_utils
 from keras_tuner.src.distribute import oracle_chief as _kt_oracle_chief
+from keras_tuner.src.distribute import oracle_client as _kt_oracle_client
 
 from rnnsweep.data_prep.files import write_atomically
 from rnnsweep.data_prep.prepare import PreparedData
@@ -37,9 +43,10 @@ from rnnsweep.models.architectures import Architecture
 from rnnsweep.models.builders import build_model
 from rnnsweep.models.search_space import default_search_space
 from rnnsweep.tuning.config import Config
+from rnnsweep.tuning.distributed import TOKEN_METADATA
 from rnnsweep.tuning.inputs import model_spec
 from rnnsweep.tuning.stopping import MedianStopping
-from rnnsweep.tuning.trials import record_duration
+from rnnsweep.tuning.trials import record_duration, record_failure
 
 ENDED = (TrialStatus.COMPLETED, TrialStatus.FAILED)
 
@@ -54,6 +61,41 @@ def add_oracle_service(servicer, server) -> None:
 def chief_may_exit(oracle) -> bool:
     """keras-tuner's own test: no trial running and every worker told to stop."""
     return _kt_oracle_chief.exit_chief(oracle)
+
+
+class _CallDetails(
+    collections.namedtuple(
+        "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
+    ),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+class _SendToken(grpc.UnaryUnaryClientInterceptor):
+    """Add the sweep's token to the metadata of every call."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def intercept_unary_unary(self, continuation, details, request):
+        metadata = [*(details.metadata or ()), (TOKEN_METADATA, self.token)]
+        fields = (details.timeout, metadata, details.credentials, details.wait_for_ready, details.compression)
+        return continuation(_CallDetails(details.method, *fields), request)
+
+
+def send_token(oracle, token: str) -> None:
+    """Make a worker's keras-tuner oracle client send the sweep's token with every call.
+
+    keras-tuner's `OracleClient` opens its own channel with no way to add metadata; its stub
+    is rebuilt here on a channel to the same address that adds the token. A chief's or a
+    single process's oracle has no stub: nothing to do.
+    """
+    if not isinstance(oracle, _kt_oracle_client.OracleClient):
+        return
+    address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+    channel = grpc.intercept_channel(grpc.insecure_channel(address), _SendToken(token))
+    oracle.stub = _kt_protos.get_service_grpc().OracleStub(channel)
 
 
 def _save_json_atomically(path, obj):
@@ -107,9 +149,33 @@ def consecutive_failures(oracle) -> int:
 
 
 def save_every_trial(oracle) -> None:
-    """Write every trial's file; keras-tuner raises its failure limit before writing the last."""
+    """Write every trial's file and oracle.json; keras-tuner raises its failure limit before
+    writing the last trial's."""
     for trial in oracle.trials.values():
         oracle._save_trial(trial)
+    oracle.save()
+
+
+def end_trial_or_reach_failure_limit(end_trial, oracle, request, context):
+    """Run keras-tuner's `OracleServicer.EndTrial`; return (response, whether the failure limit was reached).
+
+    keras-tuner's oracle raises its consecutive-failure error inside `end_trial`, which on a
+    chief is inside the gRPC handler: the worker got an opaque gRPC error, died and was
+    restarted, and the sweep never ended with the documented message. Here the limit is
+    answered normally, the trial is finished as keras-tuner would have (files saved, no
+    longer ongoing) and reported to the caller, who stops the sweep.
+    """
+    try:
+        return end_trial(request, context), False
+    except RuntimeError:
+        if consecutive_failures(oracle) < oracle.max_consecutive_failed_trials:
+            raise
+    save_every_trial(oracle)
+    trial_id = Trial.from_proto(request.trial).trial_id
+    for tuner_id, trial in list(oracle.ongoing_trials.items()):
+        if trial.trial_id == trial_id:
+            oracle.ongoing_trials.pop(tuner_id)
+    return _kt_protos.get_service().EndTrialResponse(), True
 
 
 class SweepTuner:
@@ -142,16 +208,21 @@ class SweepTuner:
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), stopping]
         try:
             return super().run_trial(trial, *args, **kwargs)
-        except (keras_tuner.errors.FailedTrialError, keras_tuner.errors.FatalError):
+        except keras_tuner.errors.FatalError:
+            raise
+        except keras_tuner.errors.FailedTrialError as error:
+            kind = type(error)
+            record_failure(self.get_trial_dir(trial.trial_id), f"{kind.__module__}.{kind.__qualname__}: {error}")
             raise
         except Exception as error:  # noqa: BLE001 - every other error fails just this trial
             name = type(error).__name__
             # One line: keras-tuner stores the traceback, whose last line trials.csv shows;
             # a multi-line message (Keras lists its arguments) left a garbled last line there.
             summary = (str(error).strip().splitlines() or [""])[0][:300]
-            if "ResourceExhausted" in name or isinstance(error, MemoryError):
-                raise keras_tuner.errors.FailedTrialError(f"out of memory: {summary}") from error
-            raise keras_tuner.errors.FailedTrialError(f"{name}: {summary}") from error
+            out_of_memory = "ResourceExhausted" in name or isinstance(error, MemoryError)
+            reason = f"out of memory: {summary}" if out_of_memory else f"{name}: {summary}"
+            record_failure(self.get_trial_dir(trial.trial_id), reason)
+            raise keras_tuner.errors.FailedTrialError(reason) from error
         finally:
             gc.collect()
 
@@ -170,7 +241,13 @@ TUNER_CLASSES = {
 
 
 def make_tuner(
-    config: Config, architecture: Architecture, data: PreparedData, project_root: Path, **tuner_options
+    config: Config,
+    architecture: Architecture,
+    data: PreparedData,
+    project_root: Path,
+    *,
+    token: str | None = None,
+    **tuner_options,
 ) -> keras_tuner.Tuner:
     """A keras-tuner tuner for one architecture, resuming its project if one exists.
 
@@ -179,6 +256,7 @@ def make_tuner(
         architecture: The architecture to tune.
         data: The prepared data (for vocabulary, length and classes).
         project_root: Folder holding one project per architecture.
+        token: The sweep's token, sent by a worker with every call (default None).
         **tuner_options: Passed on to the tuner (e.g. `distribution_strategy`).
 
     Returns:
@@ -208,4 +286,6 @@ def make_tuner(
     if search.median_stopping and search.tuner != "hyperband":  # Hyperband stops trials its own way
         tuner.median_stopping_min_trials = search.median_stopping_min_trials
     forget_ended_retries(tuner.oracle)
+    if token:
+        send_token(tuner.oracle, token)
     return tuner
