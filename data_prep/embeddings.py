@@ -9,7 +9,6 @@ import logging
 import tempfile
 import time
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -208,19 +207,14 @@ def file_vectors(path: str | Path, vocabulary: list[str], *, seed: int) -> WordV
     return WordVectors(matrix, covered, {"source": "file", "path": str(path)})
 
 
-def _stable_hash(text: str) -> int:
-    # gensim seeds each word's starting vector with hash(word + seed); Python's str hash changes
-    # with every process (PYTHONHASHSEED), so word2vec would differ run to run.
-    return zlib.crc32(text.encode("utf-8"))
-
-
 def word2vec_vectors(
     train_texts: list[str], vocabulary: list[str], *, dimension: int, window: int, epochs: int, seed: int
 ) -> WordVectors:
     """Train word2vec (skip-gram) on the training texts only and take vectors for the vocabulary.
 
-    One worker thread and a stable hash make it reproducible for a given seed. Validation
-    and test texts are never seen, so their words get no trained vector.
+    One worker thread and the run's seed make it reproducible (gensim 4 draws the starting
+    vectors from a generator seeded with it). Validation and test texts are never seen, so
+    their words get no trained vector.
     """
     from gensim.models import Word2Vec
 
@@ -232,9 +226,8 @@ def word2vec_vectors(
         epochs=epochs,
         min_count=1,
         sg=1,  # skip-gram: better than CBOW for rare words on small corpora (Mikolov et al., 2013)
-        workers=1,
+        workers=1,  # one thread: with several, the order of updates (and the vectors) varies run to run
         seed=seed,
-        hashfxn=_stable_hash,
     )
     seconds = time.perf_counter() - started
     keyed = model.wv
