@@ -288,6 +288,16 @@ def quality_section(results: dict) -> list[str]:
                 + " | ".join(_with_interval(best["test"][k], best["test_intervals"][k]) for k in METRIC_KEYS)
                 + f" | {differences} | {run['wall_s'] / 60:.1f} min |"
             )
+        head = runs[0]["leaderboard"]["comparison"]["auc_macro"]
+        if head["verdict"] != "beats":
+            low, high = head["interval"]
+            lines += [
+                "",
+                f'Why not "beats" with {runs[0]["embeddings"]}: the difference in macro AUC, '
+                f"{head['difference']:+.4f}, is smaller than the paired interval's half-width, {(high - low) / 2:.4f}, "
+                f"on {rows['test']} test texts: a gain of this size cannot be told from chance on a test split this "
+                "small.",
+            ]
         lines.append("")
     return lines
 
