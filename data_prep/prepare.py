@@ -24,6 +24,9 @@ from rnnsweep.data_prep.vectorize import build_vocabulary, choose_sequence_lengt
 
 logger = logging.getLogger(__name__)
 
+# Below this share of the vocabulary with a pretrained vector, the vectors hardly start anything.
+LOW_COVERAGE = 0.5
+
 SPLITS = ("train", "validation", "test")
 
 
@@ -250,6 +253,14 @@ def build_prepared(config: DataConfig) -> PreparedData:
             "trainable": config.embeddings_trainable,
             **coverage(vectors.covered, x["train"]),
         }
+        share = summary["embeddings"]["vocabulary_coverage"]
+        if share < LOW_COVERAGE:
+            logger.warning(
+                "the %s vectors cover only %.0f%% of the vocabulary; most words start random (GloVe's words are "
+                "lowercase: keep lowercase = true), or use --embeddings learned or word2vec",
+                config.embeddings,
+                100 * share,
+            )
     return PreparedData(
         x=x,
         y=y,

@@ -256,3 +256,17 @@ def test_mean_pooling_leaves_padding_out():
     default = keras_tuner.HyperParameters()
     build_model(default, spec=spec, architecture=ARCHITECTURES["bilstm"], space=default_search_space("bilstm"))
     assert "pooling" not in default.values  # the study's space is unchanged
+
+
+def test_low_coverage_is_warned(tmp_path, tiny_csv, caplog, monkeypatch):
+    import logging
+
+    (tmp_path / "v.txt").write_text("dress 0.1 0.2\n")  # one word of the tiny data's vocabulary
+    monkeypatch.setattr(logging.getLogger("rnnsweep"), "propagate", True)  # main() in other tests turns it off
+    with caplog.at_level("WARNING", logger="rnnsweep"):
+        build_prepared(
+            resolve_preset(
+                {"preset": "womens-clothing", "path": str(tiny_csv), "embeddings_path": str(tmp_path / "v.txt")}
+            )
+        )
+    assert any("cover only" in record.getMessage() for record in caplog.records)
