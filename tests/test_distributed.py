@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -183,6 +184,39 @@ def test_local_workers_survive_a_killed_worker(tmp_path):
     assert launcher.returncode == 0, err[-3000:]
     assert "worker 0 exited with code -9; restarting it" in err
     assert_complete_sweep(run_dir)
+    time.sleep(0.5)
+    assert not [p for p in children if Path(f"/proc/{p}").exists() and str(run_dir) in cmdline(p)], "a child was left"
+
+
+def test_a_killed_chief_is_restarted_and_the_sweep_completes_every_trial_once(tmp_path):
+    base, run_dir = setup_run(tmp_path)
+    log = open(tmp_path / "launcher.log", "w")
+    launcher = subprocess.Popen([*base, "--workers", "2"], stdout=log, stderr=subprocess.STDOUT, env=ENV)
+    try:
+        deadline = time.monotonic() + 300
+        victim = None
+        while time.monotonic() < deadline and victim is None and launcher.poll() is None:
+            if (run_dir / "search" / "gru1" / "trial_1" / "trial.json").exists():
+                victim = next((p for p in descendants(launcher.pid) if "--role chief" in cmdline(p)), None)
+            time.sleep(0.2)
+        assert victim is not None, "the sweep never reached its second trial"
+        time.sleep(1.0)
+        os.kill(victim, signal.SIGKILL)  # mid-sweep: both workers are training
+        launcher.wait(timeout=400)
+    finally:
+        children = descendants(launcher.pid)
+        launcher.kill()
+        log.close()
+    err = (tmp_path / "launcher.log").read_text()
+    assert launcher.returncode == 0, err[-3000:]
+    assert "the chief exited with code -9; restarting it on the same ports (1 of 3)" in err
+    assert_complete_sweep(run_dir)
+    # every trial trained to its end once: one start per trial in the workers' logs
+    starts = re.findall(
+        r"\[tuner\d\] (\w+) trial \d+ of \d+:",
+        "".join((run_dir / "logs" / f"worker-{i}.log").read_text() for i in (0, 1)),
+    )
+    assert len(starts) == 6, starts
     time.sleep(0.5)
     assert not [p for p in children if Path(f"/proc/{p}").exists() and str(run_dir) in cmdline(p)], "a child was left"
 

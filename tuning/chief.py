@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+import os
 import time
 from concurrent import futures
 from pathlib import Path
@@ -15,13 +17,20 @@ from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.layout import RunLayout
 from rnnsweep.data_prep.prepare import PreparedData
 from rnnsweep.tuning.config import Config
-from rnnsweep.tuning.distributed import TOKEN_ENV, TOKEN_METADATA, Role, keras_tuner_environment
+from rnnsweep.tuning.distributed import (
+    CHIEF_RESTART_ENV,
+    TOKEN_ENV,
+    TOKEN_METADATA,
+    Role,
+    keras_tuner_environment,
+)
 from rnnsweep.tuning.trials import failure_limit_error, saved_failure_limit_error
 from rnnsweep.tuning.tuners import (
     OracleServicer,
     add_oracle_service,
     chief_may_exit,
     end_trial_or_reach_failure_limit,
+    give_back_interrupted_trials,
     make_tuner,
 )
 
@@ -84,6 +93,8 @@ def serve_architectures(
     architecture moves straight on to the next. Every server stays up until each worker
     seen has been told to stop by the last architecture (workers go through all of them in
     order, so a restarted worker can still reach the one it died in), and no trial runs.
+    Started again by the launcher after dying (`CHIEF_RESTART_ENV` set), it leaves the trials
+    it had handed out with their workers (`give_back_interrupted_trials`).
 
     Raises:
         InputError: A port is taken, or an architecture's trials failed
@@ -92,9 +103,16 @@ def serve_architectures(
     seen, finished = set(), set()
     servers, servicers = [], []
     try:
+        restarted = bool(os.environ.get(CHIEF_RESTART_ENV))
         for index, architecture in enumerate(architectures):
+            # Read before the reload below empties it and `tuner.save()` overwrites it.
+            saved = RunLayout(run_dir).project(architecture.name) / "oracle.json"
+            ongoing = json.loads(saved.read_text()).get("ongoing_trials", {}) if restarted and saved.is_file() else {}
             with keras_tuner_environment(role, index):
                 tuner = make_tuner(config, architecture, data, RunLayout(run_dir).search, **(tuner_options or {}))
+            given = give_back_interrupted_trials(tuner.oracle, ongoing)
+            if given:
+                logger.info("[chief] %s: trial(s) %s stay with their workers", architecture.name, ", ".join(given))
             tuner.save()
             servicer = _Servicer(tuner.oracle, seen, finished if index == len(architectures) - 1 else None)
             checks = [_TokenCheck(role.token)] if role.token else []

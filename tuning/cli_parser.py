@@ -104,7 +104,7 @@ def _search_flags(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_MAX_WORKER_RESTARTS,
         metavar="N",
-        help="with --workers: restarts allowed per dead worker",
+        help="with --workers: restarts allowed per dead worker, and for the chief",
     )
 
 

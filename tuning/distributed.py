@@ -30,6 +30,8 @@ LAUNCHER_PID = "RNNSWEEP_LAUNCHER_PID"
 # The sweep's shared secret: workers send it with every call, the chief refuses calls without it.
 TOKEN_ENV = "RNNSWEEP_TOKEN"
 TOKEN_METADATA = "rnnsweep-token"
+# Set by the launcher on a chief it restarts after the previous one died under running workers.
+CHIEF_RESTART_ENV = "RNNSWEEP_CHIEF_RESTART"
 
 # "auto" starts at most this many CPU workers: each is a whole Keras runtime with its own
 # copy of the data (about 0.8 GB on the clothing reviews), and parallel workers were
@@ -248,7 +250,10 @@ def run_local_workers(
 
     Each worker gets its share of the CPU threads (or one GPU each, when there are
     GPUs). A worker that dies is restarted with the same id, at most `max_restarts`
-    times each, and its interrupted trial is run again. Ctrl-C or any error stops every
+    times each, and its interrupted trial is run again. A chief that dies (killed, say,
+    by the out-of-memory killer) is restarted on the same ports, at most `max_restarts`
+    times: it reloads the oracle from the run directory, the workers reconnect, and
+    their running trials stay theirs. Ctrl-C or any error stops every
     child; none is left behind. What each child prints goes to `RUN_DIR/logs/chief.log`
     and `RUN_DIR/logs/worker-N.log`, never to the terminal.
 
@@ -262,7 +267,8 @@ def run_local_workers(
             finished trials (default None).
 
     Raises:
-        InputError: The chief failed, or a worker died more than `max_restarts` times.
+        InputError: The chief stopped the sweep (exit code 2, its reason in chief.log), or
+            it or a worker died more than `max_restarts` times.
     """
     if workers < 1:
         raise InputError(f"workers must be 1 or more. Received: workers={workers}")
@@ -298,14 +304,39 @@ def run_local_workers(
         env = _thread_env(threads, worker_id % gpus if gpus else None, token)
         return start(f"worker-{worker_id}", ["--role", "worker", "--worker-id", str(worker_id)], env)
 
-    chief = start("chief", ["--role", "chief"], _thread_env(1, None, token))
+    def start_chief(restarted: bool) -> subprocess.Popen:
+        env = _thread_env(1, None, token)
+        if restarted:
+            env[CHIEF_RESTART_ENV] = "1"
+        return start("chief", ["--role", "chief"], env)
+
+    chief = start_chief(restarted=False)
     running = {i: start_worker(i) for i in range(workers)}
     restarts = dict.fromkeys(running, 0)
+    chief_restarts = 0
     logger.info(
         "chief on %s:%d-%d, %d workers of %d thread(s) each", host, port, port + architectures - 1, workers, threads
     )
     try:
-        while chief.poll() is None:
+        while True:
+            code = chief.poll()
+            if code is not None:
+                # 0: the sweep ended; 2: it stopped for a reason the user must see (failure limit, a
+                # port taken); all workers done: nothing is left for a new chief to serve.
+                if code in (0, 2) or all(process.poll() == 0 for process in running.values()):
+                    break
+                if chief_restarts >= max_restarts:
+                    raise InputError(
+                        f"the chief died {chief_restarts + 1} times (last exit code {code}); see {logs / 'chief.log'}"
+                    )
+                chief_restarts += 1
+                logger.warning(
+                    "the chief exited with code %d; restarting it on the same ports (%d of %d)",
+                    code,
+                    chief_restarts,
+                    max_restarts,
+                )
+                chief = start_chief(restarted=True)
             for worker_id, process in running.items():
                 code = process.poll()
                 if code is None or code == 0:
@@ -332,5 +363,5 @@ def run_local_workers(
                 process.wait(timeout=60)
     finally:
         _stop([chief, *running.values()])
-    if chief.returncode != 0:
+    if chief.returncode != 0 and not all(process.returncode == 0 for process in running.values()):
         raise InputError(f"the chief process exited with code {chief.returncode}; see {logs / 'chief.log'}")

@@ -23,7 +23,7 @@ from rnnsweep.tuning.distributed import (
 )
 from rnnsweep.tuning.leaderboard import build_leaderboard
 from rnnsweep.tuning.progress import LiveDisplay, Progress, TrialWatcher
-from rnnsweep.tuning.trials import log_leaderboard, saved_failure_limit_error
+from rnnsweep.tuning.trials import collect_trials, log_leaderboard, saved_failure_limit_error, write_trials
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,10 @@ def _sweep_with_workers(run_dir: Path, config: Config, *, workers: int, max_rest
                 raise
             raise stopped from None
         watcher()  # the trials that ended after the last poll
-    table = read_trials(run_dir)
+    # The chief writes the table as it ends; written again from the trial files here, for a
+    # chief that died after the last worker had finished (nothing left to restart it for).
+    table = collect_trials(run_dir, architectures, search.objective)
+    write_trials(run_dir, table)
     log_leaderboard(table, search.objective)
     return table
 

@@ -59,12 +59,11 @@ def saved_failure_limit_error(run_dir: Path, architectures, limit: int) -> Input
         if not oracle.is_file():
             continue
         trials = {trial["trial_id"]: trial for trial in trial_files(project)}
-        in_a_row = []
+        in_a_row, last = 0, None
         for trial_id in json.loads(oracle.read_text()).get("end_order", []):
-            failed = trials.get(trial_id, {}).get("status") == "FAILED"
-            in_a_row = [*in_a_row, trials[trial_id]] if failed else []
-        if len(in_a_row) >= limit:
-            last = in_a_row[-1]
+            trial = trials.get(trial_id, {})
+            in_a_row, last = (in_a_row + 1, trial) if trial.get("status") == "FAILED" else (0, None)
+        if in_a_row >= limit:
             return failure_limit_error(limit, failure_reason(project / f"trial_{last['trial_id']}", last))
     return None
 

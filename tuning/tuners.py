@@ -12,7 +12,9 @@ under it (the pin in pyproject.toml is the range those tests passed on):
 - `OracleServicer`, `add_oracle_service`, `chief_may_exit`: its gRPC chief, served by
   `tuning.chief` for every architecture at once; `end_trial_or_reach_failure_limit`: the
   failure limit, which keras-tuner raises inside the chief's gRPC handler, answered there;
-  `send_token`: a worker's oracle client sends the sweep's token with every call.
+  `connect_to_chief`: a worker's oracle client reconnects quickly, waits a bounded time and
+  sends the sweep's token; `give_back_interrupted_trials`: a restarted chief leaves running
+  trials with their workers.
 """
 
 from __future__ import annotations
@@ -72,30 +74,66 @@ class _CallDetails(
     pass
 
 
-class _SendToken(grpc.UnaryUnaryClientInterceptor):
-    """Add the sweep's token to the metadata of every call."""
+class _ToChief(grpc.UnaryUnaryClientInterceptor):
+    """Every call: the sweep's token (when there is one) in its metadata, and at most
+    `CHIEF_WAIT_S` of waiting for the chief."""
 
-    def __init__(self, token: str):
-        self.token = token
+    def __init__(self, token: str | None):
+        self.metadata = [(TOKEN_METADATA, token)] if token else []
 
     def intercept_unary_unary(self, continuation, details, request):
-        metadata = [*(details.metadata or ()), (TOKEN_METADATA, self.token)]
-        fields = (details.timeout, metadata, details.credentials, details.wait_for_ready, details.compression)
+        metadata = [*(details.metadata or ()), *self.metadata]
+        timeout = min(details.timeout or CHIEF_WAIT_S, CHIEF_WAIT_S)
+        fields = (timeout, metadata, details.credentials, details.wait_for_ready, details.compression)
         return continuation(_CallDetails(details.method, *fields), request)
 
 
-def send_token(oracle, token: str) -> None:
-    """Make a worker's keras-tuner oracle client send the sweep's token with every call.
+# A worker whose chief died waits for it (keras-tuner's calls wait until the channel is ready):
+# reconnect attempts at most every 2 s rather than gRPC's 2 minutes, so a restarted chief is
+# found at once; and give up after 10 minutes rather than keras-tuner's hour.
+RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 500), ("grpc.max_reconnect_backoff_ms", 2000)]
+CHIEF_WAIT_S = 600
 
-    keras-tuner's `OracleClient` opens its own channel with no way to add metadata; its stub
-    is rebuilt here on a channel to the same address that adds the token. A chief's or a
-    single process's oracle has no stub: nothing to do.
+
+def connect_to_chief(oracle, token: str | None) -> None:
+    """Rebuild a worker's keras-tuner oracle client channel: quick reconnects, a bounded wait,
+    and the sweep's token (when given) on every call.
+
+    keras-tuner's `OracleClient` opens its own channel with neither metadata nor options; its
+    stub is rebuilt here on a channel to the same address. A chief's or a single process's
+    oracle has no stub: nothing to do.
     """
     if not isinstance(oracle, _kt_oracle_client.OracleClient):
         return
     address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
-    channel = grpc.intercept_channel(grpc.insecure_channel(address), _SendToken(token))
+    channel = grpc.intercept_channel(grpc.insecure_channel(address, options=RECONNECT_OPTIONS), _ToChief(token))
     oracle.stub = _kt_protos.get_service_grpc().OracleStub(channel)
+
+
+def give_back_interrupted_trials(oracle, ongoing: dict[str, str]) -> list[str]:
+    """In a chief restarted under running workers: each trial the dead chief had handed out
+    stays its worker's, instead of going to keras-tuner's retry queue for anyone to take.
+
+    keras-tuner's reload queues every trial that was running for a retry; a live worker
+    would then finish its trial while another trained it again. Here each unfinished trial
+    is ongoing again for the worker that had it (`ongoing`, tuner id -> trial id, as the dead
+    chief saved it): that worker's reports land on it, and the same worker restarted gets it
+    back. Returns the trial ids given back.
+    """
+    given = []
+    for tuner_id, trial_id in ongoing.items():
+        trial = oracle.trials.get(trial_id)
+        if trial is None or trial.status in ENDED:
+            continue
+        if trial_id in oracle._retry_queue:
+            oracle._retry_queue.remove(trial_id)
+        oracle.ongoing_trials[tuner_id] = trial
+        if trial_id not in oracle._display.trial_start:
+            # keras-tuner saves oracle.json before its display notes a new trial; ending a
+            # trial the display never noted raised a KeyError inside the gRPC handler.
+            oracle._display.on_trial_begin(trial)
+        given.append(trial_id)
+    return given
 
 
 def _save_json_atomically(path, obj):
@@ -286,6 +324,5 @@ def make_tuner(
     if search.median_stopping and search.tuner != "hyperband":  # Hyperband stops trials its own way
         tuner.median_stopping_min_trials = search.median_stopping_min_trials
     forget_ended_retries(tuner.oracle)
-    if token:
-        send_token(tuner.oracle, token)
+    connect_to_chief(tuner.oracle, token)
     return tuner
