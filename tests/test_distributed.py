@@ -161,7 +161,13 @@ def test_the_chief_refuses_calls_without_its_token(tmp_path):
         chief.kill()
 
 
-def test_local_workers_survive_a_killed_worker(tmp_path):
+def sweep_with_a_kill(tmp_path, victim_flag: str) -> tuple[Path, int, str, list[int]]:
+    """`tune --workers 2`, SIGKILL of the child whose command line holds `victim_flag` once the
+    sweep's second trial has started, then the launcher's end.
+
+    Returns:
+        The run directory, the launcher's exit code, its output and its children's pids.
+    """
     base, run_dir = setup_run(tmp_path)
     log = open(tmp_path / "launcher.log", "w")  # a file, not a pipe: nothing blocks on a full buffer
     launcher = subprocess.Popen([*base, "--workers", "2"], stdout=log, stderr=subprocess.STDOUT, env=ENV)
@@ -170,34 +176,7 @@ def test_local_workers_survive_a_killed_worker(tmp_path):
         victim = None
         while time.monotonic() < deadline and victim is None and launcher.poll() is None:
             if (run_dir / "search" / "gru1" / "trial_1" / "trial.json").exists():
-                victim = next((p for p in descendants(launcher.pid) if "--worker-id 0" in cmdline(p)), None)
-            time.sleep(0.2)
-        assert victim is not None, "worker 0 never started a trial"
-        time.sleep(1.0)
-        os.kill(victim, signal.SIGKILL)
-        launcher.wait(timeout=400)
-    finally:
-        children = descendants(launcher.pid)
-        launcher.kill()
-        log.close()
-    err = (tmp_path / "launcher.log").read_text()
-    assert launcher.returncode == 0, err[-3000:]
-    assert "worker 0 exited with code -9; restarting it" in err
-    assert_complete_sweep(run_dir)
-    time.sleep(0.5)
-    assert not [p for p in children if Path(f"/proc/{p}").exists() and str(run_dir) in cmdline(p)], "a child was left"
-
-
-def test_a_killed_chief_is_restarted_and_the_sweep_completes_every_trial_once(tmp_path):
-    base, run_dir = setup_run(tmp_path)
-    log = open(tmp_path / "launcher.log", "w")
-    launcher = subprocess.Popen([*base, "--workers", "2"], stdout=log, stderr=subprocess.STDOUT, env=ENV)
-    try:
-        deadline = time.monotonic() + 300
-        victim = None
-        while time.monotonic() < deadline and victim is None and launcher.poll() is None:
-            if (run_dir / "search" / "gru1" / "trial_1" / "trial.json").exists():
-                victim = next((p for p in descendants(launcher.pid) if "--role chief" in cmdline(p)), None)
+                victim = next((p for p in descendants(launcher.pid) if victim_flag in cmdline(p)), None)
             time.sleep(0.2)
         assert victim is not None, "the sweep never reached its second trial"
         time.sleep(1.0)
@@ -207,18 +186,34 @@ def test_a_killed_chief_is_restarted_and_the_sweep_completes_every_trial_once(tm
         children = descendants(launcher.pid)
         launcher.kill()
         log.close()
-    err = (tmp_path / "launcher.log").read_text()
-    assert launcher.returncode == 0, err[-3000:]
+    return run_dir, launcher.returncode, (tmp_path / "launcher.log").read_text(), children
+
+
+def assert_no_child_left(children: list[int], run_dir: Path) -> None:
+    time.sleep(0.5)
+    assert not [p for p in children if Path(f"/proc/{p}").exists() and str(run_dir) in cmdline(p)], "a child was left"
+
+
+def test_local_workers_survive_a_killed_worker(tmp_path):
+    run_dir, code, err, children = sweep_with_a_kill(tmp_path, "--worker-id 0")
+    assert code == 0, err[-3000:]
+    assert "worker 0 exited with code -9; restarting it" in err
+    assert_complete_sweep(run_dir)
+    assert_no_child_left(children, run_dir)
+
+
+def test_a_killed_chief_is_restarted_and_the_sweep_completes_every_trial_once(tmp_path):
+    run_dir, code, err, children = sweep_with_a_kill(tmp_path, "--role chief")
+    assert code == 0, err[-3000:]
     assert "the chief exited with code -9; restarting it on the same ports (1 of 3)" in err
     assert_complete_sweep(run_dir)
-    # every trial trained to its end once: one start per trial in the workers' logs
-    starts = re.findall(
+    # every trial trained to its end once: one finished-trial line per trial in the workers' logs
+    finished = re.findall(
         r"\[tuner\d\] (\w+) trial \d+ of \d+:",
         "".join((run_dir / "logs" / f"worker-{i}.log").read_text() for i in (0, 1)),
     )
-    assert len(starts) == 6, starts
-    time.sleep(0.5)
-    assert not [p for p in children if Path(f"/proc/{p}").exists() and str(run_dir) in cmdline(p)], "a child was left"
+    assert len(finished) == 6, finished
+    assert_no_child_left(children, run_dir)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel kills orphaned workers on Linux only")
@@ -365,5 +360,4 @@ def test_failing_trials_under_two_workers_end_with_the_documented_message(tmp_pa
     assert "Traceback" not in err
     trials = pd.read_csv(run_dir / "trials.csv")
     assert (trials["status"] == "FAILED").sum() >= 2 and (trials["status"] != "COMPLETED").all()
-    time.sleep(0.5)
-    assert not [p for p in children if Path(f"/proc/{p}").exists() and str(run_dir) in cmdline(p)], "a child was left"
+    assert_no_child_left(children, run_dir)

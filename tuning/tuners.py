@@ -65,6 +65,13 @@ def chief_may_exit(oracle) -> bool:
     return _kt_oracle_chief.exit_chief(oracle)
 
 
+# A worker whose chief died waits for it (keras-tuner's calls wait until the channel is ready):
+# reconnect attempts at most every 2 s rather than gRPC's 2 minutes, so a restarted chief is
+# found at once; and give up after 10 minutes rather than keras-tuner's hour.
+RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 500), ("grpc.max_reconnect_backoff_ms", 2000)]
+CHIEF_WAIT_S = 600
+
+
 class _CallDetails(
     collections.namedtuple(
         "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
@@ -86,13 +93,6 @@ class _ToChief(grpc.UnaryUnaryClientInterceptor):
         timeout = min(details.timeout or CHIEF_WAIT_S, CHIEF_WAIT_S)
         fields = (timeout, metadata, details.credentials, details.wait_for_ready, details.compression)
         return continuation(_CallDetails(details.method, *fields), request)
-
-
-# A worker whose chief died waits for it (keras-tuner's calls wait until the channel is ready):
-# reconnect attempts at most every 2 s rather than gRPC's 2 minutes, so a restarted chief is
-# found at once; and give up after 10 minutes rather than keras-tuner's hour.
-RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 500), ("grpc.max_reconnect_backoff_ms", 2000)]
-CHIEF_WAIT_S = 600
 
 
 def connect_to_chief(oracle, token: str | None) -> None:
