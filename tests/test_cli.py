@@ -104,6 +104,11 @@ BAD_INPUTS = {
     "unknown architecture": ({}, ["tune", "--data", "r.csv", *CLOTHING, "--architectures", "lstm,tx"], "'tx'"),
     "workers 0": ({}, ["tune", "--data", "r.csv", *CLOTHING, "--workers", "0"], "Received: workers=0"),
     "workers many": ({}, ["run", "--data", "r.csv", *CLOTHING, "--workers", "many"], "Received: workers='many'"),
+    "short worker timeout": (
+        {},
+        ["tune", "--data", "r.csv", *CLOTHING, "--workers", "2", "--worker-timeout", "3"],
+        "worker_timeout must be at least 30 s",
+    ),
     "bad data on tune": ({}, ["tune", "--data", "missing.csv", *CLOTHING], "missing.csv: no such file"),
     "bad data on run": ({}, ["run", "--data", "missing.csv", *CLOTHING], "missing.csv: no such file"),
     "overwrite with bad data keeps the run": (

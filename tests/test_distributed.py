@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -17,7 +18,7 @@ from conftest import make_reviews, write_csv
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.tuning import devices, distributed
 from rnnsweep.tuning.config import SearchConfig
-from rnnsweep.tuning.distributed import free_ports, parse_role, resolve_workers
+from rnnsweep.tuning.distributed import HEARTBEAT_S, free_ports, parse_role, resolve_workers
 
 ENV = {
     **os.environ,
@@ -34,9 +35,9 @@ CONFIG = (
 )
 
 
-def setup_run(tmp_path) -> tuple[list[str], Path]:
+def setup_run(tmp_path, config: str = CONFIG) -> tuple[list[str], Path]:
     data = write_csv(tmp_path / "reviews.csv", make_reviews(300))
-    (tmp_path / "sweep.toml").write_text(CONFIG)
+    (tmp_path / "sweep.toml").write_text(config)
     run_dir = tmp_path / "run"
     base = [
         sys.executable,
@@ -159,6 +160,88 @@ def test_the_chief_refuses_calls_without_its_token(tmp_path):
         assert "the chief refused this worker" in errors[0] and "Traceback" not in worker.stderr
     finally:
         chief.kill()
+
+
+def role_sweep_losing_a_worker(tmp_path, lose, timeout_s: int = 30):
+    """A chief and workers 1 and 2 started with `--role` on 127.0.0.1, `--worker-timeout
+    timeout_s`; `lose(worker_2, chief_log)` is called as soon as worker 2 holds a gru1 trial.
+
+    Returns:
+        The run directory, the trial id worker 2 held, seconds from `lose` to the chief's
+        end, the exit codes (worker 1, worker 2, chief) and the logs by name.
+    """
+    # 8 epochs: a trial lasts seconds, so worker 2 is caught mid-trial
+    base, run_dir = setup_run(tmp_path, CONFIG.replace("epochs = 2", "epochs = 8"))
+    port = free_ports(2)
+    flags = ["--oracle", f"127.0.0.1:{port}", "--worker-timeout", str(timeout_s)]
+    logs = {name: tmp_path / f"{name}.log" for name in ("chief", "worker-1", "worker-2")}
+
+    def start(name, role):
+        with open(logs[name], "w") as log:
+            return subprocess.Popen([*base, *flags, *role], stdout=log, stderr=subprocess.STDOUT, env=ENV)
+
+    chief = start("chief", ["--role", "chief"])
+    workers = {i: start(f"worker-{i}", ["--role", "worker", "--worker-id", str(i)]) for i in (1, 2)}
+    try:
+        deadline, trial_id = time.monotonic() + 300, None
+        oracle_file = run_dir / "search" / "gru1" / "oracle.json"
+        while trial_id is None and time.monotonic() < deadline and chief.poll() is None:
+            if oracle_file.is_file():  # written atomically by the chief
+                trial_id = json.loads(oracle_file.read_text())["ongoing_trials"].get("tuner2")
+            time.sleep(0.05)
+        assert trial_id is not None, "worker 2 never held a gru1 trial"
+        lost = time.monotonic()
+        lose(workers[2], logs["chief"])
+        chief.wait(timeout=timeout_s + 300)
+        elapsed = time.monotonic() - lost
+        for worker in workers.values():
+            worker.wait(timeout=60)
+    finally:
+        for process in (chief, *workers.values()):
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGCONT)
+                process.kill()
+    codes = (workers[1].returncode, workers[2].returncode, chief.returncode)
+    return run_dir, trial_id, elapsed, codes, {name: path.read_text() for name, path in logs.items()}
+
+
+def assert_taken_back_once(run_dir: Path, trial_id: str) -> None:
+    """The trial taken from worker 2 completed, counted once, its lease expiry recorded."""
+    assert_complete_sweep(run_dir)
+    trials = pd.read_csv(run_dir / "trials.csv", dtype={"trial_id": str})
+    taken = (trials["architecture"] == "gru1") & (trials["trial_id"] == trial_id)
+    assert trials.loc[taken, "lease_expiries"].tolist() == [1]
+    assert (trials.loc[~taken, "lease_expiries"] == 0).all()
+    saved = json.loads((run_dir / "search" / "gru1" / "oracle.json").read_text())
+    assert saved["run_times"][trial_id] == 1  # ended once: by the worker it was given to
+    expiry = json.loads((run_dir / "search" / "gru1" / f"trial_{trial_id}" / "rnnsweep_leases.json").read_text())
+    assert [entry["worker"] for entry in expiry] == ["tuner2"] and expiry[0]["silent_s"] > 30
+
+
+def test_a_worker_killed_for_good_loses_its_trial_to_another(tmp_path):
+    run_dir, trial_id, elapsed, codes, logs = role_sweep_losing_a_worker(
+        tmp_path, lambda worker, _: os.kill(worker.pid, signal.SIGKILL)
+    )
+    assert codes == (0, -signal.SIGKILL, 0), logs["chief"][-3000:]
+    assert f"gru1 trial {trial_id}: worker tuner2 silent for" in logs["chief"]
+    assert_taken_back_once(run_dir, trial_id)
+    durations = pd.read_csv(run_dir / "trials.csv")["duration_s"]
+    # The lease, then the rerun of the taken-back trial (worker 1 had finished its own by then).
+    assert elapsed < 30 + HEARTBEAT_S + 2 * durations.max() + 20, (elapsed, durations.tolist())
+
+
+def test_a_late_worker_is_told_its_trial_went_to_another(tmp_path):
+    def stop_until_taken_back(worker, chief_log):
+        worker.send_signal(signal.SIGSTOP)  # silent, as a worker cut off from the chief
+        deadline = time.monotonic() + 120
+        while "worker tuner2 silent for" not in chief_log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        worker.send_signal(signal.SIGCONT)
+
+    run_dir, trial_id, _, codes, logs = role_sweep_losing_a_worker(tmp_path, stop_until_taken_back)
+    assert codes == (0, 0, 0), logs["chief"][-3000:]
+    assert f"[tuner2] gru1 trial {trial_id} was given to another worker" in logs["worker-2"], logs["worker-2"][-3000:]
+    assert_taken_back_once(run_dir, trial_id)
 
 
 def sweep_with_a_kill(tmp_path, victim_flag: str) -> tuple[Path, int, str, list[int]]:

@@ -170,3 +170,34 @@ def test_a_fatal_error_stops_the_sweep(tmp_path, tiny_csv, monkeypatch):
     trials = pd.read_csv(run_dir / "trials.csv")
     assert "FAILED" not in set(trials["status"])  # not turned into an ordinary failed trial
     assert (trials["hp_learning_rate"] == 1e-2).sum() == 1  # the sweep ended at the first one
+
+
+def test_a_silent_workers_trial_is_taken_back_and_given_to_the_next_worker(tmp_path):
+    hyperparameters = keras_tuner.HyperParameters()
+    hyperparameters.Choice("units", [8, 16, 32])
+    oracle = keras_tuner.oracles.RandomSearchOracle(
+        objective=keras_tuner.Objective("val_auc", "max"), max_trials=2, hyperparameters=hyperparameters, seed=1
+    )
+    oracle._set_project_dir(str(tmp_path), "project")
+    held = oracle.create_trial("tuner1")
+    assert held.status == "RUNNING"
+    assert not tuners.chief_may_exit(oracle)  # keras-tuner alone waits for tuner1 for ever
+
+    assert tuners.take_back_trial(oracle, "tuner1") == held.trial_id
+    assert "tuner1" not in oracle.tuner_ids and "tuner1" not in oracle.ongoing_trials
+    assert tuners.queued_retries(oracle) == [held.trial_id]
+    assert not tuners.chief_may_exit(oracle)  # a trial waits for a retry
+    assert tuners.take_back_trial(oracle, "tuner1") is None  # nothing left to take
+
+    again = oracle.create_trial("tuner2")  # the next worker to ask gets it, same values
+    assert again.trial_id == held.trial_id and again.hyperparameters.values == held.hyperparameters.values
+    again.status = "COMPLETED"
+    oracle.update_trial(again.trial_id, {"val_auc": 0.8})
+    oracle.end_trial(again)
+    other = oracle.create_trial("tuner2")
+    other.status = "COMPLETED"
+    oracle.update_trial(other.trial_id, {"val_auc": 0.7})
+    oracle.end_trial(other)
+    assert oracle.create_trial("tuner2").status == "STOPPED"
+    assert tuners.chief_may_exit(oracle)
+    assert json.loads((tmp_path / "project" / "oracle.json").read_text())["run_times"] == {"0": 1, "1": 1}

@@ -102,6 +102,9 @@ def test_changed_settings_are_refused(tmp_path, tiny_csv):
     other = tiny_config(tiny_csv, tuner="bayesian")
     with pytest.raises(InputError, match=r"search.tuner differ.*--overwrite.*--name"):
         open_run(run_dir, other)
+    # A lease length changes no result: the run resumes with another one, data kept.
+    open_run(run_dir, tiny_config(tiny_csv, worker_timeout=45))
+    assert (run_dir / "data").exists()
     open_run(run_dir, other, overwrite=True)
     assert not (run_dir / "data").exists()
 
@@ -209,6 +212,8 @@ def test_multi_gpu_needs_two_gpus(tmp_path, tiny_csv):
         ({"retrain": {"seeds": []}}, "seeds must list at least one"),
         ({"search": {"isolate_trials": True, "tuner": "hyperband"}}, "isolate_trials works with the random"),
         ({"data": {"labels": "stars5"}}, r"Received: labels='stars5'"),
+        ({"search": {"worker_timeout": 5}}, r"worker_timeout must be at least 30 s \(three heartbeats\). Received: 5"),
+        ({"search": {"worker_timeout": "5m"}}, r"worker_timeout must be a number of seconds. Received: '5m'"),
     ],
 )
 def test_bad_configuration_table(values, pattern):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
@@ -24,24 +25,30 @@ from rnnsweep.tuning.distributed import (
     Role,
     keras_tuner_environment,
 )
-from rnnsweep.tuning.trials import failure_limit_error, saved_failure_limit_error
+from rnnsweep.tuning.leases import WORKER_METADATA, Leases, caller, sweep_service
+from rnnsweep.tuning.trials import failure_limit_error, record_lease_expiry, saved_failure_limit_error
 from rnnsweep.tuning.tuners import (
     OracleServicer,
     add_oracle_service,
     chief_may_exit,
     end_trial_or_reach_failure_limit,
     give_back_interrupted_trials,
+    kt_service,
     make_tuner,
+    queued_retries,
+    take_back_trial,
 )
 
 logger = logging.getLogger(__name__)
 
 
-class _TokenCheck(grpc.ServerInterceptor):
-    """Refuse every call that does not carry the sweep's token (UNAUTHENTICATED)."""
+class _Gate(grpc.ServerInterceptor):
+    """Every call: refused (UNAUTHENTICATED) without the sweep's token when there is one;
+    else its worker noted as heard from (`Leases.touch`)."""
 
-    def __init__(self, token: str):
-        self.token = token.encode()
+    def __init__(self, token: str | None, leases: Leases):
+        self.token = token.encode() if token else None
+        self.leases = leases
 
         def refuse(request, context):
             context.abort(
@@ -53,32 +60,76 @@ class _TokenCheck(grpc.ServerInterceptor):
         self.refusal = grpc.unary_unary_rpc_method_handler(refuse)
 
     def intercept_service(self, continuation, handler_call_details):
-        given = dict(handler_call_details.invocation_metadata or ()).get(TOKEN_METADATA, "")
-        if hmac.compare_digest(given.encode(), self.token):
-            return continuation(handler_call_details)
-        return self.refusal
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        if self.token is not None and not hmac.compare_digest(metadata.get(TOKEN_METADATA, "").encode(), self.token):
+            return self.refusal
+        self.leases.touch(metadata.get(WORKER_METADATA))
+        return continuation(handler_call_details)
 
 
 class _Servicer(OracleServicer):
-    """keras-tuner's oracle service, noting which workers asked for trials, (when given a
-    `stopped` set) which were told to stop, and whether the failure limit was reached."""
+    """keras-tuner's oracle service for architecture `index`, noting the workers that ask for
+    trials, ignoring what a worker reports on a trial taken back from it, and noting whether
+    the failure limit was reached."""
 
-    def __init__(self, oracle, seen: set, stopped: set | None = None):
+    def __init__(self, oracle, index: int, leases: Leases):
         super().__init__(oracle)
-        self.seen, self.stopped = seen, stopped
+        self.index, self.leases = index, leases
         self.failure_limit_reached = False
 
+    def CreateTrial(self, request, context):  # noqa: N802 - gRPC method name
+        self.leases.join(request.tuner_id)
+        response = super().CreateTrial(request, context)
+        self.leases.give(self.index, response.trial.trial_id, request.tuner_id)
+        return response
+
+    def UpdateTrial(self, request, context):  # noqa: N802 - gRPC method name
+        if self.leases.was_taken_from(self.index, request.trial_id, caller(context)):
+            stopped = Trial(self.oracle.get_space(), trial_id=request.trial_id, status=TrialStatus.STOPPED)
+            return kt_service().UpdateTrialResponse(trial=stopped.to_proto())
+        return super().UpdateTrial(request, context)
+
     def EndTrial(self, request, context):  # noqa: N802 - gRPC method name
+        if self.leases.was_taken_from(self.index, request.trial.trial_id, caller(context)):
+            return kt_service().EndTrialResponse()  # another worker has it now; its end counts
         response, reached = end_trial_or_reach_failure_limit(super().EndTrial, self.oracle, request, context)
         self.failure_limit_reached |= reached
         return response
 
-    def CreateTrial(self, request, context):  # noqa: N802 - gRPC method name
-        self.seen.add(request.tuner_id)
-        response = super().CreateTrial(request, context)
-        if self.stopped is not None and Trial.from_proto(response.trial).status == TrialStatus.STOPPED:
-            self.stopped.add(request.tuner_id)
-        return response
+
+def _next_work(servicers, leases: Leases, architectures: int, tuner_id: str) -> dict:
+    """What a worker that went through every architecture does next: the architectures with
+    trials to retry; nothing yet while other workers' trials run (one may be taken back) or
+    while a restarted chief is still loading; or stop, the sweep being over."""
+    if len(servicers) < architectures:
+        return {"done": False, "architectures": []}
+    queued = [servicer.index for servicer in servicers if queued_retries(servicer.oracle)]
+    if queued or any(servicer.oracle.ongoing_trials for servicer in servicers):
+        leases.join(tuner_id)
+        return {"done": False, "architectures": queued}
+    leases.finish(tuner_id)
+    return {"done": True, "architectures": []}
+
+
+def _expire_leases(run_dir: Path, architectures, servicers, leases: Leases) -> None:
+    """Forget every worker silent for longer than the lease; its running trial goes to the next worker."""
+    for tuner_id, silent in leases.expire():
+        for servicer in servicers:
+            trial_id = take_back_trial(servicer.oracle, tuner_id)
+            name = architectures[servicer.index].name
+            if trial_id is None:
+                continue
+            leases.take_back(servicer.index, trial_id, tuner_id)
+            record_lease_expiry(RunLayout(run_dir).project(name) / f"trial_{trial_id}", tuner_id, silent)
+            logger.warning(
+                "[chief] %s trial %s: worker %s silent for %.0f s (worker_timeout %.0f s); "
+                "the next worker to ask runs it",
+                name,
+                trial_id,
+                tuner_id,
+                silent,
+                leases.timeout_s,
+            )
 
 
 def serve_architectures(
@@ -90,17 +141,22 @@ def serve_architectures(
     oracle and, once it has told a worker to stop, polls every 20 s until the others have
     left; serving the architectures one after another made every worker wait for the
     slowest at each architecture. Here a worker that finds no trial left in one
-    architecture moves straight on to the next. Every server stays up until each worker
-    seen has been told to stop by the last architecture (workers go through all of them in
-    order, so a restarted worker can still reach the one it died in), and no trial runs.
-    Started again by the launcher after dying (`CHIEF_RESTART_ENV` set), it leaves the trials
-    it had handed out with their workers (`give_back_interrupted_trials`).
+    architecture moves straight on to the next; after the last it asks for more work
+    (`_next_work`), and the chief ends once every worker seen has been told the sweep is
+    over and no trial runs or waits for a retry.
+
+    Each worker holds a lease: one silent (no call, no heartbeat) for longer than
+    `config.search.worker_timeout` is forgotten and its running trial goes to the next
+    worker that asks (keras-tuner would wait for it for ever); the expiry is saved beside
+    the trial, and what the silent worker says of that trial later is ignored. Started again
+    by the launcher after dying (`CHIEF_RESTART_ENV` set), the chief leaves the trials it had
+    handed out with their workers (`give_back_interrupted_trials`), leases counted from its start.
 
     Raises:
         InputError: A port is taken, or an architecture's trials failed
             `max_consecutive_failures` times in a row (the workers' trials end with the chief).
     """
-    seen, finished = set(), set()
+    leases = Leases(config.search.worker_timeout)
     servers, servicers = [], []
     try:
         restarted = bool(os.environ.get(CHIEF_RESTART_ENV))
@@ -113,11 +169,14 @@ def serve_architectures(
             given = give_back_interrupted_trials(tuner.oracle, ongoing)
             if given:
                 logger.info("[chief] %s: trial(s) %s stay with their workers", architecture.name, ", ".join(given))
+            for tuner_id in tuner.oracle.ongoing_trials:
+                leases.join(tuner_id)  # a worker that never comes back loses its trial
             tuner.save()
-            servicer = _Servicer(tuner.oracle, seen, finished if index == len(architectures) - 1 else None)
-            checks = [_TokenCheck(role.token)] if role.token else []
-            server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), interceptors=checks)
+            servicer = _Servicer(tuner.oracle, index, leases)
+            server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), interceptors=[_Gate(role.token, leases)])
             add_oracle_service(servicer, server)
+            next_work = functools.partial(_next_work, servicers, leases, len(architectures))
+            server.add_generic_rpc_handlers((sweep_service(leases, next_work),))
             address = f"{role.host}:{role.port + index}"
             try:
                 bound = server.add_insecure_port(address)
@@ -125,10 +184,16 @@ def serve_architectures(
                 bound = 0
             if not bound:
                 raise InputError(f"the chief cannot listen on {address}; pass --oracle with a free HOST:PORT")
+            servicers.append(servicer)
             server.start()
             servers.append(server)
-            servicers.append(servicer)
-        logger.info("[chief] serving %d architecture(s) on %s:%d", len(servers), role.host, role.port)
+        logger.info(
+            "[chief] serving %d architecture(s) on %s:%d, worker_timeout %.0f s",
+            len(servers),
+            role.host,
+            role.port,
+            leases.timeout_s,
+        )
         if not role.token:
             logger.warning(
                 "[chief] no token: any process that reaches %s:%d can create trials, report scores and end the "
@@ -137,12 +202,14 @@ def serve_architectures(
                 role.port,
                 TOKEN_ENV,
             )
-        while not (seen and seen <= finished and all(chief_may_exit(servicer.oracle) for servicer in servicers)):
+        while not (leases.all_done() and all(chief_may_exit(servicer.oracle) for servicer in servicers)):
             if any(servicer.failure_limit_reached for servicer in servicers):
                 # As in one process, the sweep ends at the first architecture that reaches it.
                 limit = config.search.max_consecutive_failures
                 raise saved_failure_limit_error(run_dir, architectures, limit) or failure_limit_error(limit, None)
+            _expire_leases(run_dir, architectures, servicers, leases)
             time.sleep(0.5)
+        logger.info("[chief] the longest silence of a worker that spoke again: %.1f s", leases.longest_gap)
     finally:
         for server in servers:
             server.stop(grace=None)

@@ -45,6 +45,7 @@ def _overrides(args: argparse.Namespace) -> dict:
             "seed": get("seed"),
             "tensorboard": get("tensorboard"),
             "isolate_trials": get("isolate_trials"),
+            "worker_timeout": get("worker_timeout"),
         },
         "retrain": {
             "top": get("top"),

@@ -106,6 +106,13 @@ def _search_flags(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="with --workers: restarts allowed per dead worker, and for the chief",
     )
+    group.add_argument(
+        "--worker-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="a worker silent this long loses its running trial to another worker "
+        f"(default: {SEARCH['worker_timeout']:.0f})",
+    )
 
 
 def _workers(value: str) -> int | str:

@@ -16,6 +16,7 @@ from rnnsweep.data_prep.layout import RunLayout
 from rnnsweep.models.architectures import ARCHITECTURES, resolve_architectures
 from rnnsweep.models.objective import OBJECTIVES
 from rnnsweep.models.search_space import default_search_space
+from rnnsweep.tuning.distributed import DEFAULT_WORKER_TIMEOUT_S, HEARTBEAT_S
 
 TUNERS = ("random", "hyperband", "bayesian")
 
@@ -52,6 +53,10 @@ class SearchConfig:
             accumulates across a long sweep (default False; costs a few seconds of
             start-up per trial; random and bayesian tuners).
         seed: Seed for the tuner and the weights (default 42).
+        worker_timeout: Seconds a distributed sweep's worker may stay silent before the
+            chief gives its running trial to another worker (default 300; workers beat
+            every 10 s, see `tuning.leases`). Changing it never changes results, so a run
+            may be resumed with another value.
         space: Value sets overriding the study's space for every architecture
             (`units`, `dropout`, `learning_rate`, `embedding_dim`; default {}).
         custom_architectures: Extra architectures, name -> {cell, depth,
@@ -74,6 +79,7 @@ class SearchConfig:
     multi_gpu: bool = False
     isolate_trials: bool = False
     seed: int = 42
+    worker_timeout: float = DEFAULT_WORKER_TIMEOUT_S
     space: dict = dataclasses.field(default_factory=dict)
     custom_architectures: dict = dataclasses.field(default_factory=dict)
 
@@ -93,6 +99,13 @@ class SearchConfig:
             raise InputError("isolate_trials and multi_gpu cannot be combined; turn one off")
         if self.isolate_trials and self.tuner == "hyperband":
             raise InputError("isolate_trials works with the random and bayesian tuners; Received: tuner='hyperband'")
+        if isinstance(self.worker_timeout, bool) or not isinstance(self.worker_timeout, int | float):
+            raise InputError(f"worker_timeout must be a number of seconds. Received: {self.worker_timeout!r}")
+        if self.worker_timeout < 3 * HEARTBEAT_S:
+            raise InputError(
+                f"worker_timeout must be at least {3 * HEARTBEAT_S:.0f} s (three heartbeats). "
+                f"Received: {self.worker_timeout!r}"
+            )
         if self.early_stopping_patience < 0:
             raise InputError(f"early_stopping_patience must be >= 0. Received: {self.early_stopping_patience!r}")
         for architecture in resolve_architectures(self.architectures, self.custom_architectures):
@@ -303,12 +316,17 @@ def default_run_dir(config: Config, name: str | None = None) -> Path:
     return Path("runs") / (name or config.data.preset)
 
 
+# Settings that never change a run's results: a run may be resumed with other values.
+RESUMABLE_WITH_ANY = {("search", "worker_timeout")}
+
+
 def _changed_settings(saved: dict, wanted: dict, sections=("data", "search")) -> list[str]:
     return [
         f"{section}.{key}"
         for section in sections
         for key in sorted(set(saved.get(section, {})) | set(wanted.get(section, {})))
-        if saved.get(section, {}).get(key) != wanted.get(section, {}).get(key)
+        if (section, key) not in RESUMABLE_WITH_ANY
+        and saved.get(section, {}).get(key) != wanted.get(section, {}).get(key)
     ]
 
 

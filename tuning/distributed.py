@@ -33,6 +33,16 @@ TOKEN_METADATA = "rnnsweep-token"
 # Set by the launcher on a chief it restarts after the previous one died under running workers.
 CHIEF_RESTART_ENV = "RNNSWEEP_CHIEF_RESTART"
 
+# keras-tuner's workers call the chief only when a trial starts and ends; between, a thread in
+# each worker beats this often, whatever the epoch length.
+HEARTBEAT_S = 10.0
+# How long a running trial's worker may stay silent before the chief takes the trial back.
+# With a beat every 10 s from a thread, silence means a dead or cut-off worker; the longest
+# gap measured between beats of a live worker was under 12 s (BENCHMARKS.md), and a worker
+# the local launcher restarts is back within a minute. 5 minutes leaves room for a slow
+# network and a chief restart without taking back a live worker's trial.
+DEFAULT_WORKER_TIMEOUT_S = 300.0
+
 # "auto" starts at most this many CPU workers: each is a whole Keras runtime with its own
 # copy of the data (about 0.8 GB on the clothing reviews), and parallel workers were
 # measured only on 2 cores (BENCHMARKS.md); more is one `--workers N` away.

@@ -21,6 +21,7 @@ from rnnsweep.tuning.config import Config, check_same_settings, save_config
 from rnnsweep.tuning.distributed import TOKEN_ENV, Role, keras_tuner_environment
 from rnnsweep.tuning.exact_auc import ValidationAUC
 from rnnsweep.tuning.inputs import fit_inputs, validation_data
+from rnnsweep.tuning.leases import Heartbeat
 from rnnsweep.tuning.progress import Progress
 from rnnsweep.tuning.stopping import FailOnNonFiniteLoss
 from rnnsweep.tuning.trials import collect_trials, failure_limit_error, log_leaderboard, write_trials
@@ -44,6 +45,8 @@ def search_architecture(
     max_trials: int | None = None,
     tuner_options: dict | None = None,
     token: str | None = None,
+    heartbeat: Heartbeat | None = None,
+    index: int = 0,
 ) -> None:
     """Run (or resume) one architecture's keras-tuner project in this process.
 
@@ -57,6 +60,9 @@ def search_architecture(
             `config.search.max_trials`).
         tuner_options: Extra keyword arguments for the tuner (default None).
         token: A worker's token for the chief (default None).
+        heartbeat: A worker's heartbeat to the chief, which says when a trial was taken
+            back from it (default None: not a worker).
+        index: The architecture's place in the sweep, as the chief numbers them (default 0).
 
     Raises:
         InputError: Too many consecutive failed trials, keras-tuner's `FatalError`, or a
@@ -85,6 +91,7 @@ def search_architecture(
     with atomic_state_files():
         tuner = make_tuner(config, architecture, data, RunLayout(run_dir).search, token=token, **options)
         tuner.progress = functools.partial(progress, architecture.name)
+        tuner.heartbeat, tuner.architecture_index = heartbeat, index
         try:
             tuner.search(
                 **train,
@@ -160,20 +167,27 @@ def run_search(
             with atomic_state_files():
                 serve_architectures(run_dir, config, architectures, data=data, role=role, tuner_options=tuner_options)
         else:
-            for index, architecture in enumerate(architectures):
-                if search.isolate_trials:
-                    search_in_subprocesses(run_dir, config, architecture)
-                    continue
-                with keras_tuner_environment(role, index) if role else contextlib.nullcontext():
-                    search_architecture(
-                        run_dir,
-                        config,
-                        architecture,
-                        data=data,
-                        progress=progress,
-                        tuner_options=tuner_options,
-                        token=role.token if role else None,
-                    )
+            with Heartbeat(role) if role else contextlib.nullcontext() as heartbeat:
+                pending = range(len(architectures))
+                while pending is not None:
+                    for index in pending:
+                        if search.isolate_trials:
+                            search_in_subprocesses(run_dir, config, architectures[index])
+                            continue
+                        with keras_tuner_environment(role, index) if role else contextlib.nullcontext():
+                            search_architecture(
+                                run_dir,
+                                config,
+                                architectures[index],
+                                data=data,
+                                progress=progress,
+                                tuner_options=tuner_options,
+                                token=role.token if role else None,
+                                heartbeat=heartbeat,
+                                index=index,
+                            )
+                    # A worker goes back to architectures whose trials the chief took back from silent workers.
+                    pending = heartbeat.next_work() if heartbeat else None
     finally:
         table = collect_trials(run_dir, architectures, search.objective)
         if role is None or role.role == "chief":

@@ -1,4 +1,4 @@
-"""Callbacks that end training early: median stopping of trailing trials, and non-finite losses."""
+"""Callbacks that end training early: median stopping of trailing trials, non-finite losses, trials taken back."""
 
 from __future__ import annotations
 
@@ -29,6 +29,31 @@ class FailOnNonFiniteLoss(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             raise NonFiniteLossError(f"non-finite loss ({loss}) at batch {batch}")
+
+
+class TrialTakenBackError(RuntimeError):
+    """The chief gave this worker's trial to another worker (the lease ran out)."""
+
+
+class StopWhenTakenBack(keras.callbacks.Callback):
+    """End the trial as soon as `taken_back()` says the chief gave it to another worker.
+
+    Args:
+        taken_back: Called after each batch; True once the trial is no longer this worker's.
+    """
+
+    def __init__(self, taken_back):
+        super().__init__()
+        self.taken_back = taken_back
+
+    def __deepcopy__(self, memo):
+        # keras-tuner deep-copies a trial's callbacks; this one keeps no state and its
+        # function reaches the worker's heartbeat thread, which cannot be copied.
+        return self
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.taken_back():
+            raise TrialTakenBackError("the chief gave this trial to another worker (this worker's lease ran out)")
 
 
 def _running_best(values: list[float], upto: int, direction: str) -> float:

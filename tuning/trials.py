@@ -22,6 +22,8 @@ DURATION_FILE = "rnnsweep_duration.json"
 # message field, so a worker's reason never reached the chief's trial.json.
 FAILURE_FILE = "rnnsweep_failure.json"
 CURVE_FILE = "rnnsweep_curve.json"  # written by tuning.stopping.MedianStopping
+# Each time the chief took the trial back from a silent worker (tuning.leases).
+LEASE_FILE = "rnnsweep_leases.json"
 ENDED = ("COMPLETED", "FAILED", "INVALID")
 
 
@@ -83,6 +85,21 @@ def record_failure(trial_dir: Path, reason: str) -> None:
     write_atomically(trial_dir / FAILURE_FILE, json.dumps({"reason": reason}))
 
 
+def record_lease_expiry(trial_dir: Path, tuner_id: str, silent_s: float) -> None:
+    """Add one lease expiry (the worker, how long it was silent) to the trial's `LEASE_FILE`."""
+    trial_dir = Path(trial_dir)
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    expiries = lease_expiries(trial_dir)
+    expiries.append({"worker": tuner_id, "silent_s": round(silent_s, 1)})
+    write_atomically(trial_dir / LEASE_FILE, json.dumps(expiries))
+
+
+def lease_expiries(trial_dir: Path) -> list[dict]:
+    """The trial's lease expiries, oldest first (empty when none)."""
+    path = Path(trial_dir) / LEASE_FILE
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
 def failure_reason(trial_dir: Path, trial: dict) -> str:
     """The last line of why a trial failed: keras-tuner's message, else the one rnnsweep saved."""
     path = Path(trial_dir) / FAILURE_FILE
@@ -123,6 +140,7 @@ def read_project(project_dir: Path, architecture: str, objective: str) -> list[d
             "reason": failure_reason(folder, trial) if trial["status"] != "COMPLETED" else "",
             "epochs_trained": len(curve["values"]) if curve else None,
             "stopped_at_epoch": curve.get("stopped_at_epoch"),
+            "lease_expiries": len(lease_expiries(folder)),
         }
         for name, value in trial["hyperparameters"]["values"].items():
             row[f"hp_{name}"] = value
@@ -140,7 +158,8 @@ def collect_trials(run_dir: Path, architectures, objective: str) -> pd.DataFrame
     Columns: `architecture`, `trial_id`, `status` (COMPLETED, FAILED, INVALID,
     RUNNING...), `objective_name`, `objective`, `best_epoch`, `duration_s`, `reason`
     (why a trial did not complete), `epochs_trained`, `stopped_at_epoch` (the epoch
-    after which median stopping ended the trial, else empty), `hp_<name>` per
+    after which median stopping ended the trial, else empty), `lease_expiries` (times
+    the chief took the trial back from a silent worker and gave it to another), `hp_<name>` per
     hyperparameter and `history_<metric>` (the validation values keras-tuner kept, as
     JSON lists).
     """

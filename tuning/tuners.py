@@ -13,22 +13,22 @@ under it (the pin in pyproject.toml is the range those tests passed on):
   `tuning.chief` for every architecture at once; `end_trial_or_reach_failure_limit`: the
   failure limit, which keras-tuner raises inside the chief's gRPC handler, answered there;
   `connect_to_chief`: a worker's oracle client reconnects quickly, waits a bounded time and
-  sends the sweep's token; `give_back_interrupted_trials`: a restarted chief leaves running
-  trials with their workers.
+  sends the sweep's token and its id; `give_back_interrupted_trials`: a restarted chief leaves
+  running trials with their workers; `take_back_trial`, `queued_retries`: a silent worker's
+  trial is run by another.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import functools
 import gc
 import json
+import logging
 import os
 import time
 from pathlib import Path
 
-import grpc
 import keras_tuner
 from keras_tuner.engine.trial import Trial, TrialStatus
 
@@ -37,6 +37,7 @@ from keras_tuner.src import protos as _kt_protos
 from keras_tuner.src import utils as _kt_utils
 from keras_tuner.src.distribute import oracle_chief as _kt_oracle_chief
 from keras_tuner.src.distribute import oracle_client as _kt_oracle_client
+from keras_tuner.src.engine import oracle as _kt_oracle
 
 from rnnsweep.data_prep.files import write_atomically
 from rnnsweep.data_prep.prepare import PreparedData
@@ -45,14 +46,21 @@ from rnnsweep.models.architectures import Architecture
 from rnnsweep.models.builders import build_model
 from rnnsweep.models.search_space import default_search_space
 from rnnsweep.tuning.config import Config
-from rnnsweep.tuning.distributed import TOKEN_METADATA
 from rnnsweep.tuning.inputs import model_spec
-from rnnsweep.tuning.stopping import MedianStopping
+from rnnsweep.tuning.leases import chief_channel
+from rnnsweep.tuning.stopping import MedianStopping, StopWhenTakenBack, TrialTakenBackError
 from rnnsweep.tuning.trials import record_duration, record_failure
+
+logger = logging.getLogger(__name__)
 
 ENDED = (TrialStatus.COMPLETED, TrialStatus.FAILED)
 
 OracleServicer = _kt_oracle_chief.OracleServicer
+
+
+def kt_service():
+    """keras-tuner's gRPC message classes (`EndTrialResponse`, ...)."""
+    return _kt_protos.get_service()
 
 
 def add_oracle_service(servicer, server) -> None:
@@ -61,43 +69,14 @@ def add_oracle_service(servicer, server) -> None:
 
 
 def chief_may_exit(oracle) -> bool:
-    """keras-tuner's own test: no trial running and every worker told to stop."""
-    return _kt_oracle_chief.exit_chief(oracle)
-
-
-# A worker whose chief died waits for it (keras-tuner's calls wait until the channel is ready):
-# reconnect attempts at most every 2 s rather than gRPC's 2 minutes, so a restarted chief is
-# found at once; and give up after 10 minutes rather than keras-tuner's hour.
-RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 500), ("grpc.max_reconnect_backoff_ms", 2000)]
-CHIEF_WAIT_S = 600
-
-
-class _CallDetails(
-    collections.namedtuple(
-        "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
-    ),
-    grpc.ClientCallDetails,
-):
-    pass
-
-
-class _ToChief(grpc.UnaryUnaryClientInterceptor):
-    """Every call: the sweep's token (when there is one) in its metadata, and at most
-    `CHIEF_WAIT_S` of waiting for the chief."""
-
-    def __init__(self, token: str | None):
-        self.metadata = [(TOKEN_METADATA, token)] if token else []
-
-    def intercept_unary_unary(self, continuation, details, request):
-        metadata = [*(details.metadata or ()), *self.metadata]
-        timeout = min(details.timeout or CHIEF_WAIT_S, CHIEF_WAIT_S)
-        fields = (timeout, metadata, details.credentials, details.wait_for_ready, details.compression)
-        return continuation(_CallDetails(details.method, *fields), request)
+    """keras-tuner's own test (no trial running, every worker told to stop), and no trial
+    waiting for a retry (keras-tuner's chief would leave a taken-back trial unrun)."""
+    return _kt_oracle_chief.exit_chief(oracle) and not oracle._retry_queue
 
 
 def connect_to_chief(oracle, token: str | None) -> None:
-    """Rebuild a worker's keras-tuner oracle client channel: quick reconnects, a bounded wait,
-    and the sweep's token (when given) on every call.
+    """Rebuild a worker's keras-tuner oracle client channel (`leases.chief_channel`): quick
+    reconnects, a bounded wait, and the sweep's token and the worker's id on every call.
 
     keras-tuner's `OracleClient` opens its own channel with neither metadata nor options; its
     stub is rebuilt here on a channel to the same address. A chief's or a single process's
@@ -106,8 +85,30 @@ def connect_to_chief(oracle, token: str | None) -> None:
     if not isinstance(oracle, _kt_oracle_client.OracleClient):
         return
     address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
-    channel = grpc.intercept_channel(grpc.insecure_channel(address, options=RECONNECT_OPTIONS), _ToChief(token))
+    channel = chief_channel(address, token=token, tuner_id=os.environ["KERASTUNER_TUNER_ID"])
     oracle.stub = _kt_protos.get_service_grpc().OracleStub(channel)
+
+
+@_kt_oracle.synchronized  # keras-tuner's per-oracle lock: gRPC threads call the same oracle
+def take_back_trial(oracle, tuner_id: str) -> str | None:
+    """Forget worker `tuner_id` in `oracle` (its lease ran out); its running trial, if any,
+    goes to the retry queue, for the next worker that asks. Returns that trial's id.
+
+    keras-tuner keeps a dead worker's trial running and its id among the oracle's workers
+    for ever, so its chief never ends.
+    """
+    oracle.tuner_ids.discard(tuner_id)
+    trial = oracle.ongoing_trials.pop(tuner_id, None)
+    if trial is None:
+        return None
+    oracle._retry_queue.append(trial.trial_id)
+    oracle.save()
+    return trial.trial_id
+
+
+def queued_retries(oracle) -> list[str]:
+    """Trials waiting in `oracle` for a worker to run them again."""
+    return list(oracle._retry_queue)
 
 
 def give_back_interrupted_trials(oracle, ongoing: dict[str, str]) -> list[str]:
@@ -213,7 +214,7 @@ def end_trial_or_reach_failure_limit(end_trial, oracle, request, context):
     for tuner_id, trial in list(oracle.ongoing_trials.items()):
         if trial.trial_id == trial_id:
             oracle.ongoing_trials.pop(tuner_id)
-    return _kt_protos.get_service().EndTrialResponse(), True
+    return kt_service().EndTrialResponse(), True
 
 
 class SweepTuner:
@@ -223,13 +224,22 @@ class SweepTuner:
       would retry deterministic failures with the same values); keras-tuner's
       `FatalError` still ends the sweep;
     - median stopping of trials that trail the finished ones (`MedianStopping`);
-    - a call to `progress` after each trial.
+    - a call to `progress` after each trial;
+    - in a worker, a trial the chief took back (`heartbeat`) stops, and leaves no file
+      behind: the worker that has it now writes them.
     """
 
     progress = None  # set by the sweep: called with the finished trial
     median_stopping_min_trials = 0  # set by make_tuner; 0: record each trial's curve, stop none
+    heartbeat = None  # a worker's `leases.Heartbeat`, set by the sweep
+    architecture_index = 0  # this tuner's architecture in the sweep, as the chief numbers them
+
+    def _taken_back(self, trial) -> bool:
+        return self.heartbeat is not None and self.heartbeat.taken_back(self.architecture_index, trial.trial_id)
 
     def on_trial_begin(self, trial):
+        if self.heartbeat is not None:  # given (back) to this worker: its own now
+            self.heartbeat.forget(self.architecture_index, trial.trial_id)
         super().on_trial_begin(trial)
         self._trial_started = time.monotonic()
 
@@ -244,9 +254,11 @@ class SweepTuner:
             min_trials=self.median_stopping_min_trials,
         )
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), stopping]
+        if self.heartbeat is not None:
+            kwargs["callbacks"].append(StopWhenTakenBack(functools.partial(self._taken_back, trial)))
         try:
             return super().run_trial(trial, *args, **kwargs)
-        except keras_tuner.errors.FatalError:
+        except (keras_tuner.errors.FatalError, TrialTakenBackError):
             raise
         except keras_tuner.errors.FailedTrialError as error:
             kind = type(error)
@@ -265,6 +277,16 @@ class SweepTuner:
             gc.collect()
 
     def on_trial_end(self, trial):
+        if self._taken_back(trial):  # the chief ignores this worker's end of it
+            logger.warning(
+                "[%s] %s trial %s was given to another worker (this worker was silent longer than the "
+                "chief's worker_timeout); moving on",
+                os.environ.get("KERASTUNER_TUNER_ID"),
+                self.project_name,
+                trial.trial_id,
+            )
+            super().on_trial_end(trial)
+            return
         record_duration(self.get_trial_dir(trial.trial_id), time.monotonic() - self._trial_started)
         super().on_trial_end(trial)
         if self.progress:
