@@ -1,7 +1,11 @@
 """Chaos, measured: `rnnsweep run` on a small set killed with SIGKILL at random moments, re-run
 after each kill, then left to finish.
 
-    python bench/chaos.py [--data PATH] [--kills 10] [--max-rows 2000] [--seed 0] [--json]
+    python bench/chaos.py [--data PATH] [--kills 10] [--max-rows 3000] [--seed 0] [--json]
+
+Each kill comes after a delay drawn uniformly up to a third of an uninterrupted run's time
+(measured first, in another folder), so the ten kills spread over the data stage, the sweep,
+retraining and the report instead of the first run finishing before most kills.
 
 After each kill it counts the completed trials (none may be lost: every trial completed
 before a kill is still completed after it, with the same score), the JSON files in the run
@@ -31,8 +35,8 @@ preset = "womens-clothing"
 embeddings = "learned"
 [search]
 architectures = ["gru1", "simple_rnn"]
-max_trials = 4
-epochs = 2
+max_trials = 6
+epochs = 3
 [search.space]
 units = [16, 32]
 learning_rate = [0.01, 0.003]
@@ -99,7 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--kills", type=int, default=10)
-    parser.add_argument("--max-rows", type=int, default=2000)
+    parser.add_argument("--max-rows", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -121,7 +125,7 @@ def main() -> None:
 
         kills, before = [], {}
         for number in range(1, args.kills + 1):
-            delay = draw.uniform(1.0, clean_s)
+            delay = draw.uniform(1.0, clean_s / 3)
             launcher = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(delay)
             finished = launcher.poll() is not None
@@ -153,7 +157,7 @@ def main() -> None:
         final = subprocess.run(command, env=env, capture_output=True, text=True)
         final_s = time.perf_counter() - started
         trials = pd.read_csv(run_dir / "trials.csv") if (run_dir / "trials.csv").is_file() else pd.DataFrame()
-        expected = 4 * 2
+        expected = 6 * 2
         complete = (
             final.returncode == 0
             and len(trials) == expected

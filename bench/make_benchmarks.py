@@ -413,6 +413,39 @@ def spread_section(results: dict) -> list[str]:
     ]
 
 
+def chaos_section(r: dict) -> list[str]:
+    """`bench/chaos.py`: each kill's moment, stage and counts, then the final run."""
+    rows = [
+        f"| {k['kill']} | {k['after_s']} s{' (had finished)' if k['finished_before_the_kill'] else ''} | {k['stage']} "
+        f"| {k['completed_trials']} | {len(k['lost_trials'])} | {len(k['corrupt_json'])} | {k['processes_left']} |"
+        for k in r["kills"]
+    ]
+    final = (
+        f"complete: {r['final_trials_completed']} of {r['trials_expected']} trials completed once each, "
+        "leaderboard and report written"
+        if r["final_complete"]
+        else f"**incomplete** (exit {r['final_exit_code']}: {' '.join(r['final_error'])}; "
+        f"{r['final_trials_completed']} of {r['trials_expected']} trials)"
+    )
+    return [
+        "## Chaos: `rnnsweep run` killed at random moments (`bench/chaos.py`)",
+        "",
+        f"`rnnsweep run --workers 2` on {r['rows']} clothing reviews (2 architectures x 6 trials of 3 epochs, "
+        f"retraining, baselines, report; {r['uninterrupted_s']} s uninterrupted), killed with SIGKILL after a "
+        "random delay drawn up to a third of that time, and re-run after each kill; the launcher's chief and "
+        "workers die with it (PR_SET_PDEATHSIG). After each kill: the trials completed so far (a trial "
+        "completed before a kill must still be, with the same score), JSON files that no longer parse, and "
+        "processes of the run still alive 3 s later.",
+        "",
+        "| kill | after | stage reached | completed trials | lost | corrupt JSON | processes left |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"The final run, left to finish ({r['final_s']} s): {final}.",
+        "",
+    ]
+
+
 def targets_section(results: dict, previous_rows: dict, previous_why: list[str]) -> list[str]:
     """The performance issue's targets, each with the measured figure and whether it is met;
     a target not measured this time keeps its row (and its "why") from `previous_rows`."""
@@ -521,6 +554,21 @@ def targets_section(results: dict, previous_rows: dict, previous_why: list[str])
             lambda r: f"{r['seconds']} s",
             lambda r: r["seconds"] < 60,
         ),
+        row(
+            "chaos: ten SIGKILLs of `rnnsweep run` lose no completed trial, corrupt no file, leave no process; "
+            "the final run completes",
+            "chaos",
+            lambda r: (
+                f"{len(r['kills'])} kills: {r['trials_lost']} trials lost, {r['corrupt_json_files']} corrupt "
+                f"JSON, {r['processes_left']} processes left; final run "
+                + ("complete" if r["final_complete"] else "INCOMPLETE")
+            ),
+            lambda r: (
+                len(r["kills"]) >= 10
+                and not (r["trials_lost"] or r["corrupt_json_files"] or r["processes_left"])
+                and r["final_complete"]
+            ),
+        ),
         "| the throughput benchmark on a lent GPU (JAX or PyTorch backend) | not run: no GPU machine was lent "
         "to the sessions that measured these | |",
         "",
@@ -568,6 +616,7 @@ def main() -> None:
         "predict": ("predict.py", "--data", args.data),
         "readme_command": ("readme_command.py",),
         "workers": ("workers.py", "--max-rows", "8000", "--trials", "6", "--data", args.data),
+        "chaos": ("chaos.py", "--data", args.data),
         **{
             quality_key(data_set, embeddings): (
                 "quality.py",
@@ -744,6 +793,8 @@ def main() -> None:
             "architecture boundary. Fixed costs (each process loads TensorFlow) weigh more on smaller sweeps.",
             "",
         ]
+    if "chaos" in results:
+        lines += chaos_section(results["chaos"])
     if "readme_command" in results:
         r = results["readme_command"]
         lines += [
