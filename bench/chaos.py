@@ -3,9 +3,10 @@ after each kill, then left to finish.
 
     python bench/chaos.py [--data PATH] [--kills 10] [--max-rows 3000] [--seed 0] [--json]
 
-Each kill comes after a delay drawn uniformly up to a third of an uninterrupted run's time
-(measured first, in another folder), so the ten kills spread over the data stage, the sweep,
-retraining and the report instead of the first run finishing before most kills.
+Each kill comes after a random delay: for the first half of the kills drawn uniformly up to a
+third of an uninterrupted run's time (measured first, in another folder), so they land in the
+data stage and the sweep, one run after another; for the second half up to the whole time, so
+they also land in retraining and the report (of the re-runs that `run` does after a sweep).
 
 After each kill it counts the completed trials (none may be lost: every trial completed
 before a kill is still completed after it, with the same score), the JSON files in the run
@@ -125,7 +126,7 @@ def main() -> None:
 
         kills, before = [], {}
         for number in range(1, args.kills + 1):
-            delay = draw.uniform(1.0, clean_s / 3)
+            delay = draw.uniform(1.0, clean_s / 3 if number <= args.kills // 2 else clean_s)
             launcher = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(delay)
             finished = launcher.poll() is not None

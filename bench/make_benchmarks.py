@@ -432,7 +432,8 @@ def chaos_section(r: dict) -> list[str]:
         "",
         f"`rnnsweep run --workers 2` on {r['rows']} clothing reviews (2 architectures x 6 trials of 3 epochs, "
         f"retraining, baselines, report; {r['uninterrupted_s']} s uninterrupted), killed with SIGKILL after a "
-        "random delay drawn up to a third of that time, and re-run after each kill; the launcher's chief and "
+        "random delay (the first five drawn up to a third of that time, the others up to all of it, so kills land "
+        "in the sweep and in retraining and the report), and re-run after each kill; the launcher's chief and "
         "workers die with it (PR_SET_PDEATHSIG). After each kill: the trials completed so far (a trial "
         "completed before a kill must still be, with the same score), JSON files that no longer parse, and "
         "processes of the run still alive 3 s later.",

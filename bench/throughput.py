@@ -11,14 +11,19 @@ also the figures without the first epoch, which holds the one-off tracing of the
 and each run's figures. `--hyperparameters` trains another configuration, e.g. a sweep's best
 (make_benchmarks.py does so to show one configuration's run-to-run spread of validation AUC).
 
+`--backends tensorflow,jax` adds rnnsweep's side under each Keras backend named (JAX must be
+installed), interleaved with the others in every repeat.
+
     python bench/throughput.py --arch lstm [--data PATH] [--preset NAME] [--cleaning study|rnnsweep]
-                               [--epochs 1] [--repeats 1] [--hyperparameters JSON] [--json]
+                               [--epochs 1] [--repeats 1] [--hyperparameters JSON]
+                               [--backends tensorflow[,jax]] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -64,7 +69,7 @@ def timed_fit(model, epochs, score, **fit) -> tuple[list[float], list[float]]:
 
 def run_side(args) -> dict:
     """Train one side once in this process; return its seconds and validation AUC."""
-    if args.side == "rnnsweep":
+    if args.side == "rnnsweep" and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         from rnnsweep.tuning.threads import configure_threads
 
         configure_threads()  # rnnsweep's thread defaults, before TensorFlow starts
@@ -138,6 +143,11 @@ def main() -> None:
         help="JSON object of the builder's hyperparameters, e.g. a sweep's best trial's "
         "(default: the study's units, dropout 0.2, learning rate 1e-3)",
     )
+    parser.add_argument(
+        "--backends",
+        default="tensorflow",
+        help="Keras backends of rnnsweep's side, comma-separated (default: tensorflow)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--side", choices=["reference", "rnnsweep"], help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
@@ -146,29 +156,55 @@ def main() -> None:
         print(json.dumps(run_side(args)))
         return
 
-    # Each side trains in a fresh process with its own thread settings (see side_environment).
-    runs = {"reference": [], "rnnsweep": []}
+    # Each side trains in a fresh process with its own thread settings (see side_environment);
+    # rnnsweep's side once per backend, all interleaved within each repeat.
+    backends = args.backends.split(",")
+    runs = {"reference": [], **{backend: [] for backend in backends}}
+    forwarded, skip = [], False
+    for argument in sys.argv[1:]:  # the side's own arguments: all but --backends
+        if skip or argument.startswith("--backends"):
+            skip = argument == "--backends" and not skip
+            continue
+        forwarded.append(argument)
     for repeat in range(args.repeats):
         for side in runs:
-            command = [sys.executable, __file__, *sys.argv[1:], "--side", side, "--seed", str(repeat)]
-            output = subprocess.run(
-                command, env=side_environment(side), check=True, stdout=subprocess.PIPE, text=True
-            ).stdout
+            role = "reference" if side == "reference" else "rnnsweep"
+            command = [sys.executable, __file__, *forwarded, "--side", role, "--seed", str(repeat)]
+            env = side_environment(role) | ({"KERAS_BACKEND": side} if role == "rnnsweep" else {})
+            output = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
             runs[side].append(json.loads(output.strip().splitlines()[-1]))
 
     def median(side, key):
         return statistics.median(run[key] for run in runs[side])
 
-    n = runs["rnnsweep"][0]["train_texts"]
+    n = runs[backends[0]][0]["train_texts"]
     values = hyperparameters(args)
-    reference = n * args.epochs / median("reference", "seconds")
-    ours = n * args.epochs / median("rnnsweep", "seconds")
-    # Without the first epoch, which holds the one-off tracing of each side's training step.
-    later = {}
-    if args.epochs > 1:
-        later = {
-            side: n * (args.epochs - 1) / median(side, "later_epochs_seconds") for side in ("reference", "rnnsweep")
-        }
+    speed = {side: n * args.epochs / median(side, "seconds") for side in runs}
+    # Without the first epoch, which holds the one-off tracing (or compiling) of each side's training step.
+    later = (
+        {side: n * (args.epochs - 1) / median(side, "later_epochs_seconds") for side in runs} if args.epochs > 1 else {}
+    )
+
+    def figures(side: str) -> dict:
+        found = {"samples_per_s": round(speed[side], 1), "speedup": round(speed[side] / speed["reference"], 2)}
+        if later:
+            found |= {
+                "later_epochs_samples_per_s": round(later[side], 1),
+                "later_epochs_speedup": round(later[side] / later["reference"], 2),
+            }
+        found["val_auc"] = round(median(side, "val_auc"), 4)
+        # Each run: samples/s over all epochs and the validation AUC of its best epoch (what
+        # a sweep scores a trial by), to show the run-to-run spread behind the medians.
+        found["runs"] = [
+            {
+                "samples_per_s": round(n * args.epochs / run["seconds"], 1),
+                "best_epoch_val_auc": round(run["best_epoch_val_auc"], 4),
+            }
+            for run in runs[side]
+        ]
+        return found
+
+    main_side = figures(backends[0])
     emit(
         {
             "benchmark": "throughput",
@@ -179,32 +215,13 @@ def main() -> None:
             "train_texts": n,
             "epochs": args.epochs,
             "repeats": args.repeats,
-            "reference_samples_per_s": round(reference, 1),
-            "samples_per_s": round(ours, 1),
-            "speedup": round(ours / reference, 2),
-            **(
-                {
-                    "reference_later_epochs_samples_per_s": round(later["reference"], 1),
-                    "later_epochs_samples_per_s": round(later["rnnsweep"], 1),
-                    "later_epochs_speedup": round(later["rnnsweep"] / later["reference"], 2),
-                }
-                if later
-                else {}
-            ),
+            "backend": backends[0],
+            "reference_samples_per_s": round(speed["reference"], 1),
+            **({"reference_later_epochs_samples_per_s": round(later["reference"], 1)} if later else {}),
             "reference_val_auc": round(median("reference", "val_auc"), 4),
-            "val_auc": round(median("rnnsweep", "val_auc"), 4),
-            # Each run: samples/s over all epochs and the validation AUC of its best epoch (what
-            # a sweep scores a trial by), to show the run-to-run spread behind the medians.
-            **{
-                f"{prefix}runs": [
-                    {
-                        "samples_per_s": round(n * args.epochs / run["seconds"], 1),
-                        "best_epoch_val_auc": round(run["best_epoch_val_auc"], 4),
-                    }
-                    for run in runs[side]
-                ]
-                for side, prefix in (("reference", "reference_"), ("rnnsweep", ""))
-            },
+            "reference_runs": figures("reference")["runs"],
+            **main_side,
+            "backends": {backend: figures(backend) for backend in backends},
             "machine": machine(),
         },
         args.json,

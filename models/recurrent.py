@@ -27,11 +27,15 @@ class SkipMaskWithoutPadding:
         loop = super().inner_loop
         if mask is None:
             return loop(sequences, initial_state, None, training=training)
-        return ops.cond(
-            ops.all(mask),
-            lambda: loop(sequences, initial_state, None, training=training),
-            lambda: loop(sequences, initial_state, mask, training=training),
-        )
+
+        def run(step_mask):
+            last, outputs, states = loop(sequences, initial_state, step_mask, training=training)
+            # Without return_sequences the layer reads `last` only, and the unmasked loop may return
+            # the last step alone as `outputs`: both branches return that, as JAX's cond needs
+            # branches of one shape (TensorFlow's accepted either).
+            return last, outputs if self.return_sequences else ops.expand_dims(last, 1), states
+
+        return ops.cond(ops.all(mask), lambda: run(None), lambda: run(mask))
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -70,12 +70,12 @@ def saved_failure_limit_error(run_dir: Path, architectures, limit: int) -> Input
     return None
 
 
-def record_duration(trial_dir: Path, seconds: float) -> None:
-    """Save one trial's wall time beside its files (keras-tuner keeps none); one file per
-    trial, so workers of a distributed sweep never write the same file."""
+def record_duration(trial_dir: Path, seconds: float, backend: str) -> None:
+    """Save one trial's wall time and Keras backend beside its files (keras-tuner keeps
+    neither); one file per trial, so workers of a distributed sweep never write the same file."""
     trial_dir = Path(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
-    write_atomically(trial_dir / DURATION_FILE, json.dumps({"seconds": round(seconds, 3)}))
+    write_atomically(trial_dir / DURATION_FILE, json.dumps({"seconds": round(seconds, 3), "backend": backend}))
 
 
 def record_failure(trial_dir: Path, reason: str) -> None:
@@ -126,7 +126,7 @@ def read_project(project_dir: Path, architecture: str, objective: str) -> list[d
     rows = []
     for trial in trial_files(project_dir):
         folder = Path(project_dir) / f"trial_{trial['trial_id']}"
-        duration = folder / DURATION_FILE
+        duration = json.loads((folder / DURATION_FILE).read_text()) if (folder / DURATION_FILE).is_file() else {}
         metrics = trial.get("metrics", {}).get("metrics", {})
         curve = read_curve(folder) or {}
         row = {
@@ -136,7 +136,8 @@ def read_project(project_dir: Path, architecture: str, objective: str) -> list[d
             "objective_name": objective,
             "objective": _finite(trial.get("score")),
             "best_epoch": trial.get("best_step"),
-            "duration_s": json.loads(duration.read_text())["seconds"] if duration.is_file() else None,
+            "duration_s": duration.get("seconds"),
+            "backend": duration.get("backend"),
             "reason": failure_reason(folder, trial) if trial["status"] != "COMPLETED" else "",
             "epochs_trained": len(curve["values"]) if curve else None,
             "stopped_at_epoch": curve.get("stopped_at_epoch"),
@@ -156,7 +157,8 @@ def collect_trials(run_dir: Path, architectures, objective: str) -> pd.DataFrame
     """The trials table of a run's sweep.
 
     Columns: `architecture`, `trial_id`, `status` (COMPLETED, FAILED, INVALID,
-    RUNNING...), `objective_name`, `objective`, `best_epoch`, `duration_s`, `reason`
+    RUNNING...), `objective_name`, `objective`, `best_epoch`, `duration_s`, `backend`
+    (the Keras backend that trained it), `reason`
     (why a trial did not complete), `epochs_trained`, `stopped_at_epoch` (the epoch
     after which median stopping ended the trial, else empty), `lease_expiries` (times
     the chief took the trial back from a silent worker and gave it to another), `hp_<name>` per

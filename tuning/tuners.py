@@ -29,6 +29,7 @@ import os
 import time
 from pathlib import Path
 
+import keras
 import keras_tuner
 from keras_tuner.engine.trial import Trial, TrialStatus
 
@@ -287,7 +288,9 @@ class SweepTuner:
             )
             super().on_trial_end(trial)
             return
-        record_duration(self.get_trial_dir(trial.trial_id), time.monotonic() - self._trial_started)
+        record_duration(
+            self.get_trial_dir(trial.trial_id), time.monotonic() - self._trial_started, keras.backend.backend()
+        )
         super().on_trial_end(trial)
         if self.progress:
             self.progress(trial)
