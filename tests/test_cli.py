@@ -104,6 +104,7 @@ BAD_INPUTS = {
     "unknown architecture": ({}, ["tune", "--data", "r.csv", *CLOTHING, "--architectures", "lstm,tx"], "'tx'"),
     "workers 0": ({}, ["tune", "--data", "r.csv", *CLOTHING, "--workers", "0"], "Received: workers=0"),
     "workers many": ({}, ["run", "--data", "r.csv", *CLOTHING, "--workers", "many"], "Received: workers='many'"),
+    "unknown backend": ({}, ["tune", "--data", "r.csv", *CLOTHING, "--backend", "torch"], "invalid choice: 'torch'"),
     "short worker timeout": (
         {},
         ["tune", "--data", "r.csv", *CLOTHING, "--workers", "2", "--worker-timeout", "3"],

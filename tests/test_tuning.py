@@ -44,7 +44,7 @@ def test_tiny_sweep_per_tuner(tmp_path, tiny_csv, tuner):
     assert (table["status"] == "COMPLETED").sum() >= 2
     assert table["objective"].between(0, 1).all()
     saved = pd.read_csv(run_dir / "trials.csv")
-    assert list(saved.columns[:8]) == [
+    assert list(saved.columns[:9]) == [
         "architecture",
         "trial_id",
         "status",
@@ -52,8 +52,10 @@ def test_tiny_sweep_per_tuner(tmp_path, tiny_csv, tuner):
         "objective",
         "best_epoch",
         "duration_s",
+        "backend",
         "reason",
     ]
+    assert (saved["backend"] == "tensorflow").all() and (saved["lease_expiries"] == 0).all()
     assert {"hp_units_1", "hp_learning_rate", "history_val_auc"} <= set(saved.columns)
     assert len(json.loads((run_dir / "trials.json").read_text())) == len(saved)
     if tuner == "random":
@@ -296,7 +298,9 @@ def test_recurrent_thread_settings(monkeypatch):
 
 
 IMPORT_EVERYTHING = (
-    "import os, json; before = dict(os.environ);"
+    # JAX, which Keras imports when it is installed, sets TF_CPP_MIN_LOG_LEVEL on import: the
+    # libraries' own changes are in `before`, so that only rnnsweep's would show.
+    "import os, json, keras, keras_tuner, tensorflow; before = dict(os.environ);"
     "import rnnsweep, rnnsweep.tuning.cli, rnnsweep.tuning.pipeline, rnnsweep.reports.build, rnnsweep.tuning.search;"
     "rnnsweep.run_all, rnnsweep.load_config;"
     "print(json.dumps({k: v for k, v in os.environ.items() if before.get(k) != v}))"

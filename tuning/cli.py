@@ -46,6 +46,7 @@ def _overrides(args: argparse.Namespace) -> dict:
             "tensorboard": get("tensorboard"),
             "isolate_trials": get("isolate_trials"),
             "worker_timeout": get("worker_timeout"),
+            "backend": get("backend"),
         },
         "retrain": {
             "top": get("top"),

@@ -7,6 +7,7 @@ import dataclasses
 
 from rnnsweep.data_prep.config import EMBEDDINGS, LABEL_SCHEMES, PRESETS, DataConfig
 from rnnsweep.models.objective import OBJECTIVES
+from rnnsweep.tuning.backends import BACKENDS
 from rnnsweep.tuning.config import BUDGETS, TUNERS, RetrainConfig, SearchConfig
 from rnnsweep.tuning.distributed import DEFAULT_MAX_WORKER_RESTARTS
 
@@ -105,6 +106,11 @@ def _search_flags(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_WORKER_RESTARTS,
         metavar="N",
         help="with --workers: restarts allowed per dead worker, and for the chief",
+    )
+    group.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="Keras backend that trains (default: auto, the one measured faster here; exports stay TensorFlow)",
     )
     group.add_argument(
         "--worker-timeout",

@@ -16,6 +16,7 @@ from rnnsweep.data_prep.layout import RunLayout
 from rnnsweep.models.architectures import ARCHITECTURES, resolve_architectures
 from rnnsweep.models.objective import OBJECTIVES
 from rnnsweep.models.search_space import default_search_space
+from rnnsweep.tuning.backends import BACKENDS
 from rnnsweep.tuning.distributed import DEFAULT_WORKER_TIMEOUT_S, HEARTBEAT_S
 
 TUNERS = ("random", "hyperband", "bayesian")
@@ -53,6 +54,9 @@ class SearchConfig:
             accumulates across a long sweep (default False; costs a few seconds of
             start-up per trial; random and bayesian tuners).
         seed: Seed for the tuner and the weights (default 42).
+        backend: Keras backend that trains the sweep and the retraining: "auto",
+            "tensorflow" or "jax" (default "auto": see `tuning.backends.resolve_backend`;
+            the raw-text export is always built on TensorFlow).
         worker_timeout: Seconds a distributed sweep's worker may stay silent before the
             chief gives its running trial to another worker (default 300; workers beat
             every 10 s, see `tuning.leases`). Changing it never changes results, so a run
@@ -79,6 +83,7 @@ class SearchConfig:
     multi_gpu: bool = False
     isolate_trials: bool = False
     seed: int = 42
+    backend: str = "auto"
     worker_timeout: float = DEFAULT_WORKER_TIMEOUT_S
     space: dict = dataclasses.field(default_factory=dict)
     custom_architectures: dict = dataclasses.field(default_factory=dict)
@@ -86,6 +91,7 @@ class SearchConfig:
     def validate(self) -> None:
         check_one_of("tuner", self.tuner, TUNERS)
         check_one_of("objective", self.objective, OBJECTIVES)
+        check_one_of("backend", self.backend, BACKENDS)
         for name in (
             "max_trials",
             "executions_per_trial",
@@ -316,8 +322,9 @@ def default_run_dir(config: Config, name: str | None = None) -> Path:
     return Path("runs") / (name or config.data.preset)
 
 
-# Settings that never change a run's results: a run may be resumed with other values.
-RESUMABLE_WITH_ANY = {("search", "worker_timeout")}
+# Settings a run may be resumed with other values of: the lease changes no result, and a
+# backend trains the same models (BENCHMARKS.md: equal validation AUC within the spread).
+RESUMABLE_WITH_ANY = {("search", "worker_timeout"), ("search", "backend")}
 
 
 def _changed_settings(saved: dict, wanted: dict, sections=("data", "search")) -> list[str]:

@@ -8,6 +8,11 @@ String inputs need the TensorFlow backend.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import keras
@@ -109,6 +114,54 @@ def build_text_model(
     return keras.Model(texts, probabilities, name=f"{model.name}_text")
 
 
+def export_text_model(
+    model: keras.Model,
+    path: Path,
+    *,
+    vocabulary: list[str],
+    sequence_length: int,
+    class_names,
+    cleaning: CleaningOptions,
+) -> None:
+    """Save `build_text_model(model, ...)` to `path`, in a TensorFlow process when this one runs
+    another Keras backend (string inputs need TensorFlow; the weights are the same on any backend).
+
+    Raises:
+        RuntimeError: The TensorFlow process failed (its last line of error in the message).
+    """
+    options = {"vocabulary": vocabulary, "sequence_length": sequence_length, "class_names": list(class_names)}
+    if keras.backend.backend() == "tensorflow":
+        build_text_model(model, cleaning=cleaning, **options).save(path)
+        return
+    with tempfile.TemporaryDirectory(dir=Path(path).parent) as scratch:
+        model.save(Path(scratch) / "model.keras")
+        spec = Path(scratch) / "export.json"
+        spec.write_text(json.dumps({**options, "cleaning": cleaning.to_config(), "output": str(path)}))
+        done = subprocess.run(
+            [sys.executable, "-P", "-m", "rnnsweep.tuning.export", str(spec)],
+            env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+            capture_output=True,
+            text=True,
+        )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"building {path} in a TensorFlow process failed: {last}")
+
+
+def _export_from_spec(spec_path: Path) -> None:
+    """The TensorFlow process's side of `export_text_model`."""
+    spec = json.loads(Path(spec_path).read_text())
+    model = keras.models.load_model(Path(spec_path).parent / "model.keras", safe_mode=True)
+    text_model = build_text_model(
+        model,
+        vocabulary=spec["vocabulary"],
+        sequence_length=spec["sequence_length"],
+        class_names=spec["class_names"],
+        cleaning=CleaningOptions.from_config(spec["cleaning"]),
+    )
+    text_model.save(spec["output"])
+
+
 def load_text_model(path: Path) -> keras.Model:
     """Load an exported raw-text model with safe mode on.
 
@@ -135,3 +188,7 @@ def load_text_model(path: Path) -> keras.Model:
 def class_names_of(model: keras.Model) -> list[str]:
     """The class names stored in an exported model."""
     return next(layer.class_names for layer in model.layers if isinstance(layer, ClassProbabilities))
+
+
+if __name__ == "__main__":
+    _export_from_spec(Path(sys.argv[1]))

@@ -11,6 +11,7 @@ from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.layout import RunLayout, read_trials
 from rnnsweep.data_prep.prepare import PreparedData, build_prepared, load_prepared, save_prepared
 from rnnsweep.models.architectures import resolve_architectures
+from rnnsweep.tuning.backends import resolve_backend, use_backend
 from rnnsweep.tuning.baselines import run_baselines
 from rnnsweep.tuning.config import Config, check_same_settings, load_run_config, open_run
 from rnnsweep.tuning.distributed import (
@@ -90,6 +91,7 @@ def tune_stage(
         InputError: Bad settings or data; `workers` given with `role`; a worker without
             prepared data.
     """
+    use_backend(resolve_backend(config.search.backend, config.search.architectures))  # before Keras starts
     if role is not None and workers is not None:
         raise InputError(
             f"workers starts its own chief and workers; leave it out with role. Received: workers={workers!r}, "
@@ -168,6 +170,7 @@ def retrain_stage(run_dir: Path, overrides: dict | None = None) -> dict:
     from rnnsweep.tuning.retrain import retrain_best
 
     config = load_run_config(run_dir, overrides)
+    use_backend(resolve_backend(config.search.backend, config.search.architectures))  # before Keras starts
     data = load_prepared(run_dir)  # read once, for every model and baseline
     read_trials(run_dir)  # a half-made run fails here, before anything is written
     if overrides:

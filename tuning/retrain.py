@@ -25,7 +25,7 @@ from rnnsweep.tuning.config import Config
 from rnnsweep.tuning.devices import training_device
 from rnnsweep.tuning.evaluation import bootstrap_intervals, classification_metrics, objective_score
 from rnnsweep.tuning.exact_auc import ValidationAUC
-from rnnsweep.tuning.export import build_text_model
+from rnnsweep.tuning.export import export_text_model
 from rnnsweep.tuning.inputs import fit_inputs, model_spec, validation_data
 from rnnsweep.tuning.stopping import FailOnNonFiniteLoss
 from rnnsweep.tuning.trials import best_trials
@@ -204,14 +204,14 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
     seed = runs[0][0] if seed is None else seed
     model.save(folder / files.MODEL)
     options, _ = cleaning_options(config.data)
-    text_model = build_text_model(
+    export_text_model(
         model,
+        folder / files.EXPORT,
         vocabulary=data.vocabulary,
         sequence_length=data.sequence_length,
         class_names=data.class_names,
         cleaning=options,
     )
-    text_model.save(folder / files.EXPORT)
     history_record = {**_history_dict(history, retrain.monitor), "seed": seed}
     write_atomically(folder / files.HISTORY, json.dumps(history_record, indent=1))
     per_seed = {
