@@ -98,3 +98,18 @@ def test_backend_choice(monkeypatch):
     with pytest.raises(InputError, match="set KERAS_BACKEND=jax before importing keras"):
         backends.use_backend("jax")
     backends.use_backend("tensorflow")  # the one running: nothing to do
+
+
+def test_jax_starts_with_its_persistent_compilation_cache(tmp_path):
+    code = (
+        "import os, sys; from rnnsweep.tuning.backends import use_backend; use_backend('jax');"
+        "assert 'keras' not in sys.modules;"
+        "print(os.environ['KERAS_BACKEND'], os.environ['JAX_COMPILATION_CACHE_DIR'])"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_BACKEND", "JAX_"))}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["jax", str(tmp_path / "rnnsweep" / "jax-compilation")]
+    env["JAX_COMPILATION_CACHE_DIR"] = str(tmp_path / "mine")  # the user's own stays
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["jax", str(tmp_path / "mine")]

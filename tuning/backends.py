@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from pathlib import Path
 
 from rnnsweep.data_prep.errors import InputError
 
@@ -55,8 +56,20 @@ def _gpu_visible() -> bool:
     return os.path.isdir("/proc/driver/nvidia/gpus") and bool(os.listdir("/proc/driver/nvidia/gpus"))
 
 
+# JAX compiles one program per model and batch shape; its persistent cache keeps them on disk, so
+# a trial's retraining, a resumed run and another worker training the same configuration and
+# shapes load them instead of compiling again. Generated output: under the user's cache folder.
+JAX_CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
+
+
+def jax_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rnnsweep" / "jax-compilation"
+
+
 def use_backend(backend: str) -> None:
-    """Make Keras start on `backend` in this process and the processes it starts.
+    """Make Keras start on `backend` in this process and the processes it starts; under JAX,
+    with JAX's persistent compilation cache on (`jax_cache_dir()`, unless the user set
+    `JAX_COMPILATION_CACHE_DIR`).
 
     Raises:
         InputError: Keras was already imported on another backend (set `KERAS_BACKEND`
@@ -71,3 +84,5 @@ def use_backend(backend: str) -> None:
             )
         return
     os.environ["KERAS_BACKEND"] = backend
+    if backend == "jax":
+        os.environ.setdefault(JAX_CACHE_ENV, str(jax_cache_dir()))
