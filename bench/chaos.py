@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -157,6 +158,10 @@ def main() -> None:
         started = time.perf_counter()
         final = subprocess.run(command, env=env, capture_output=True, text=True)
         final_s = time.perf_counter() - started
+        # The chief logs, as it ends, the longest silence of a worker that spoke again: what
+        # worker_timeout's default has to exceed.
+        chief_log = run_dir / "logs" / "chief.log"
+        silences = re.findall(r"longest silence of a worker that spoke again: ([\d.]+) s", chief_log.read_text())
         trials = pd.read_csv(run_dir / "trials.csv") if (run_dir / "trials.csv").is_file() else pd.DataFrame()
         expected = 6 * 2
         complete = (
@@ -182,6 +187,7 @@ def main() -> None:
                 "final_s": round(final_s, 1),
                 "final_trials_completed": int((trials["status"] == "COMPLETED").sum()) if len(trials) else 0,
                 "final_complete": bool(complete),
+                "longest_worker_silence_s": max(map(float, silences), default=None),
                 "machine": machine(),
             },
             args.json,

@@ -450,7 +450,13 @@ def chaos_section(r: dict) -> list[str]:
         "| --- | --- | --- | --- | --- | --- | --- |",
         *rows,
         "",
-        f"The final run, left to finish ({r['final_s']} s): {final}.",
+        f"The final run, left to finish ({r['final_s']} s): {final}."
+        + (
+            f" The longest silence of a live worker the chiefs saw (between two calls or heartbeats): "
+            f"{r['longest_worker_silence_s']} s; `worker_timeout` defaults to 300 s."
+            if r.get("longest_worker_silence_s") is not None
+            else ""
+        ),
         "",
     ]
 
@@ -666,6 +672,7 @@ def main() -> None:
         "readme_command": ("readme_command.py",),
         "workers": ("workers.py", "--max-rows", "8000", "--trials", "6", "--data", args.data),
         "chaos": ("chaos.py", "--data", args.data),
+        "compile_cache": ("compile_cache.py", "--data", args.data),
         **{
             quality_key(data_set, embeddings): (
                 "quality.py",
@@ -817,6 +824,20 @@ def main() -> None:
                     + ".",
                     "",
                 ]
+            if len(r.get("backends", {})) > 1:
+
+                def spread(runs):
+                    values = [run["best_epoch_val_auc"] for run in runs]
+                    return f"{statistics.mean(values):.4f} [{min(values)}, {max(values)}]"
+
+                lines += [
+                    "Best-epoch validation macro AUC, mean [lowest, highest] over the runs: reference "
+                    f"{spread(r['reference_runs'])}; "
+                    + "; ".join(f"{backend} {spread(b['runs'])}" for backend, b in r["backends"].items())
+                    + ": the backends train the same model to the same quality within the run-to-run spread "
+                    "when their ranges overlap.",
+                    "",
+                ]
             if "runs" in r:
                 each = {
                     key: "; ".join(f"{run['samples_per_s']} ({run['best_epoch_val_auc']})" for run in r[key])
@@ -860,6 +881,19 @@ def main() -> None:
             "worker per core (at most 4). Each worker trains on one core "
             "with one op thread; the chief serves every architecture at once, so no worker waits at an "
             "architecture boundary. Fixed costs (each process loads TensorFlow) weigh more on smaller sweeps.",
+            "",
+        ]
+    if "compile_cache" in results:
+        r = results["compile_cache"]
+        lines += [
+            f"## JAX's persistent compilation cache (`bench/compile_cache.py`, {r['arch']})",
+            "",
+            "The first epoch's time beyond a later one, rnnsweep's side of the throughput benchmark under JAX, "
+            f"one cache folder: empty **{r['cold']['first_epoch_extra_s']} s**; the same hyperparameters again (a "
+            f"retraining, a resumed run) **{r['warm']['first_epoch_extra_s']} s**; another dropout (a different "
+            f"program, as most new trials of a random search) {r['warm_other_dropout']['first_epoch_extra_s']} s. "
+            f"A later epoch: {r['cold']['later_epoch_s']} s. The cache (on by default under JAX) saves the "
+            "recompiling of configurations already trained, not of new ones.",
             "",
         ]
     if "chaos" in results:

@@ -12,10 +12,10 @@ from rnnsweep.data_prep.errors import InputError
 BACKENDS = ("auto", "tensorflow", "jax")
 
 # The backend `bench/throughput.py --backends tensorflow,jax` measured faster on CPU, per
-# architecture, in rnnsweep's own pipeline (BENCHMARKS.md, 2 cores, clothing reviews, 2-epoch
-# runs as in a sweep's trials): TensorFlow for both. JAX's later epochs were level (LSTM 2,257
-# samples/s against 2,139; GRU 1,639 against 1,749), but it compiles one program per batch
-# shape in every new model, about 20 s per trial here, so whole trials ran at less than half
+# architecture, in rnnsweep's own pipeline (BENCHMARKS.md: 2 cores, clothing reviews, 3 runs
+# of 3 epochs per side): TensorFlow for both. JAX's later epochs were level (LSTM 2,076
+# samples/s against 2,044; GRU 1,524 against 1,706), but it compiles one program per batch
+# shape for every new model, 15-22 s per trial here, so whole trials ran at about half
 # TensorFlow's speed. An architecture not listed was not measured and keeps TensorFlow.
 FASTER_ON_CPU: dict[str, str] = {"lstm": "tensorflow", "gru1": "tensorflow"}
 
