@@ -446,6 +446,9 @@ def chaos_section(r: dict) -> list[str]:
         "completed before a kill must still be, with the same score), JSON files that no longer parse, and "
         "processes of the run still alive 3 s later.",
         "",
+        "Stage reached: the furthest stage whose output exists after the kill (a re-run of a finished run "
+        "retrains and reports again).",
+        "",
         "| kill | after | stage reached | completed trials | lost | corrupt JSON | processes left |",
         "| --- | --- | --- | --- | --- | --- | --- |",
         *rows,

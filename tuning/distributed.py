@@ -38,7 +38,7 @@ CHIEF_RESTART_ENV = "RNNSWEEP_CHIEF_RESTART"
 HEARTBEAT_S = 10.0
 # How long a running trial's worker may stay silent before the chief takes the trial back.
 # With a beat every 10 s from a thread, silence means a dead or cut-off worker; the longest
-# gap measured between beats of a live worker was under 12 s (BENCHMARKS.md), and a worker
+# silence of a live worker that bench/chaos.py saw was 5.3 s (BENCHMARKS.md), and a worker
 # the local launcher restarts is back within a minute. 5 minutes leaves room for a slow
 # network and a chief restart without taking back a live worker's trial.
 DEFAULT_WORKER_TIMEOUT_S = 300.0
