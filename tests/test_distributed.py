@@ -215,7 +215,7 @@ def assert_taken_back_once(run_dir: Path, trial_id: str) -> None:
     saved = json.loads((run_dir / "search" / "gru1" / "oracle.json").read_text())
     assert saved["run_times"][trial_id] == 1  # ended once: by the worker it was given to
     expiry = json.loads((run_dir / "search" / "gru1" / f"trial_{trial_id}" / "rnnsweep_leases.json").read_text())
-    assert [entry["worker"] for entry in expiry] == ["tuner2"] and expiry[0]["silent_s"] > 30
+    assert [entry["worker"] for entry in expiry] == ["tuner2"] and expiry[0]["silent_s"] >= 30  # rounded to 0.1 s
 
 
 def test_a_worker_killed_for_good_loses_its_trial_to_another(tmp_path):

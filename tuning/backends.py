@@ -38,7 +38,7 @@ def resolve_backend(choice: str, architectures: list[str]) -> str:
     if choice not in BACKENDS:
         raise InputError(f"Expected one of {list(BACKENDS)}. Received: backend={choice!r}")
     if choice == "jax" and not installed("jax"):
-        raise InputError('backend "jax" needs JAX: pip install "rnnsweep[jax]" (or jax[cpu]), or pick "tensorflow"')
+        raise InputError('backend "jax" needs JAX: pip install -e ".[jax]" (or jax[cpu]), or pick "tensorflow"')
     if choice != "auto":
         return choice
     if os.environ.get("KERAS_BACKEND"):
