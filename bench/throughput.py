@@ -157,19 +157,14 @@ def main() -> None:
         return
 
     # Each side trains in a fresh process with its own thread settings (see side_environment);
-    # rnnsweep's side once per backend, all interleaved within each repeat.
+    # rnnsweep's side once per backend (KERAS_BACKEND; it ignores --backends), all interleaved
+    # within each repeat.
     backends = args.backends.split(",")
     runs = {"reference": [], **{backend: [] for backend in backends}}
-    forwarded, skip = [], False
-    for argument in sys.argv[1:]:  # the side's own arguments: all but --backends
-        if skip or argument.startswith("--backends"):
-            skip = argument == "--backends" and not skip
-            continue
-        forwarded.append(argument)
     for repeat in range(args.repeats):
         for side in runs:
             role = "reference" if side == "reference" else "rnnsweep"
-            command = [sys.executable, __file__, *forwarded, "--side", role, "--seed", str(repeat)]
+            command = [sys.executable, __file__, *sys.argv[1:], "--side", role, "--seed", str(repeat)]
             env = side_environment(role) | ({"KERAS_BACKEND": side} if role == "rnnsweep" else {})
             output = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
             runs[side].append(json.loads(output.strip().splitlines()[-1]))

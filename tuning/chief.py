@@ -116,9 +116,9 @@ def _expire_leases(run_dir: Path, architectures, servicers, leases: Leases) -> N
     for tuner_id, silent in leases.expire():
         for servicer in servicers:
             trial_id = take_back_trial(servicer.oracle, tuner_id)
-            name = architectures[servicer.index].name
             if trial_id is None:
                 continue
+            name = architectures[servicer.index].name
             leases.take_back(servicer.index, trial_id, tuner_id)
             record_lease_expiry(RunLayout(run_dir).project(name) / f"trial_{trial_id}", tuner_id, silent)
             logger.warning(
