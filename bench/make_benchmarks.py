@@ -367,9 +367,9 @@ def search_section(runs: list[dict]) -> list[str]:
         "configurations tried in the same order: "
         f"{all(r['same_configurations'] for r in runs)}. The reference trains every trial for all its epochs with "
         f"the study's pipeline; rnnsweep runs `tune` with its defaults (here {first['workers']} worker process(es), "
-        "median stopping, bucketed batches). Validation macro AUC of each trial's best epoch recomputed with "
-        "scikit-learn. Time-to-best ratio: when rnnsweep first matched the reference sweep's best AUC, over the "
-        "reference's wall time.",
+        f"backend {first.get('backend', 'tensorflow')}, median stopping, bucketed batches). Validation macro AUC of "
+        "each trial's best epoch recomputed with scikit-learn. Time-to-best ratio: when rnnsweep first matched the "
+        "reference sweep's best AUC, over the reference's wall time.",
         "",
         "| seed | reference wall (s) | reference best | rnnsweep wall (s) | rnnsweep best | trials median-stopped "
         "| matched the reference's best at (s) | time-to-best ratio | whole-sweep ratio |",

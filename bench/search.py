@@ -119,6 +119,7 @@ def run_side(args, folder: Path) -> dict:
         table = json.loads((folder / "trials.json").read_text())
         result["stopped_early"] = sum(row.get("stopped_at_epoch") is not None for row in table)
         result["workers"] = resolve_workers("auto", config.search)
+        result["backend"] = sorted({row.get("backend") for row in table} - {None})
     return result
 
 
@@ -140,6 +141,7 @@ def summarise(reference: dict, ours: dict) -> dict:
         "best_val_auc": max(t["val_auc"] for t in ours["trials"]),
         "trials_stopped_early": ours["stopped_early"],
         "workers": ours["workers"],
+        "backend": ", ".join(ours["backend"]),
         "reached_reference_best_at_s": reached_at,
         "time_to_reference_best_ratio": round(reached_at / reference["wall_s"], 3) if reached_at else None,
         "wall_ratio": round(ours["wall_s"] / reference["wall_s"], 3),
