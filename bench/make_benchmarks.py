@@ -413,6 +413,61 @@ def spread_section(results: dict) -> list[str]:
     ]
 
 
+BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX"}
+
+
+def step_bound_sentence(r: dict | None) -> str:
+    """What bounds the later epochs' speed-up, from `bench/step_profile.py`'s fit ('' if not measured)."""
+    if not r:
+        return ""
+    sentence = (
+        f" Step by step (`bench/step_profile.py`): a reference step (width {r['reference_width']}) takes "
+        f"{r['reference_step_ms']} ms, rnnsweep's {r['step_ms']} ms on average ({r['step_speedup']}x; mean width "
+        f"{r['mean_width']}): {r['fixed_ms']} ms paid by every step whatever its width, {r['tokens_ms']} ms by its "
+        f"tokens, {r['masking_ms']} ms by masks. 3x needs {r['target_step_ms']} ms. With no padding at all (mean "
+        f"text length {r['mean_text_length']}) a step would still take {r['unpadded_step_ms']} ms, "
+        f"{r['bound_without_padding']}x: "
+    )
+    if r["fixed_ms"] >= r["target_step_ms"]:
+        return sentence + "the fixed part alone is over a third of a reference step, so it bounds the speed-up."
+    if r["unpadded_step_ms"] > r["target_step_ms"]:
+        return sentence + (
+            "the recurrent work on the texts' own tokens bounds it; 3x would need a per-token cost of "
+            f"{r['per_token_ms_for_3x']} ms instead of {r['per_token_ms']} "
+            f"({100 * (1 - r['per_token_ms_for_3x'] / r['per_token_ms']):.0f}% less), i.e. a faster recurrent kernel."
+        )
+    return sentence + (
+        "the padding still fed and the masks bound it, not the tokens: batches nearer each text's length would help."
+    )
+
+
+def step_profile_section(r: dict) -> list[str]:
+    by_width = ", ".join(f"{w}: {ms}" for w, ms in r["median_step_ms_by_width"].items())
+    return [
+        f"## Where a training step's time goes, {r['arch']} {r['units']} (`bench/step_profile.py --arch {r['arch']}`)",
+        "",
+        f"Every step of a second epoch timed ({r['train_texts']} texts, {r['steps_per_epoch']} batches of 32, the "
+        "study's cleaning, the throughput benchmark's hyperparameters), each side in its own process. rnnsweep's "
+        "steps fitted as fixed + per token x width + masked if the batch holds padding "
+        f"(R^2 {r['fit_r2']}).",
+        "",
+        "| | reference | rnnsweep |",
+        "| --- | --- | --- |",
+        f"| width of a batch | {r['reference_width']} (the longest text) | {r['mean_width']} on average |",
+        f"| step | {r['reference_step_ms']} ms (median) | {r['step_ms']} ms (mean) |",
+        f"| paid by every step, whatever its width | | {r['fixed_ms']} ms ({100 * r['fixed_share']:.0f}%) |",
+        f"| per token of width | | {r['per_token_ms']} ms (x {r['mean_width']} = {r['tokens_ms']} ms) |",
+        f"| mask on batches with padding ({100 * r['padded_share']:.0f}% of them) | | {r['masked_ms']} ms "
+        f"({r['masking_ms']} ms on average) |",
+        f"| a step with no padding at all (mean text length {r['mean_text_length']}) | | {r['unpadded_step_ms']} ms "
+        f"({r['bound_without_padding']}x the reference's) |",
+        "",
+        f"Step speed-up {r['step_speedup']}x; 3x needs {r['target_step_ms']} ms a step. Median rnnsweep step "
+        f"(ms) by width: {by_width}.",
+        "",
+    ]
+
+
 def first_epoch_extra_s(r: dict, figures: dict) -> float:
     """Seconds the first epoch took beyond a later one, from a throughput result's whole-run and
     later-epochs speeds (`figures`: the result itself or one backend's entry)."""
@@ -530,7 +585,8 @@ def targets_section(results: dict, previous_rows: dict, previous_why: list[str])
                 if others
                 else ""
             )
-            + "Longer trials (more epochs) would come nearer the later epochs' figure.",
+            + "Longer trials (more epochs) would come nearer the later epochs' figure."
+            + step_bound_sentence(results.get(f"step_profile_{arch}")),
             "",
         ]
     spreads = search_spreads(results)
@@ -588,12 +644,15 @@ def targets_section(results: dict, previous_rows: dict, previous_why: list[str])
             for arch in ("lstm", "gru1")
         ],
         search_row,
-        row(
-            "resident memory after trial 40 within 10% of trial 5",
-            "memory",
-            lambda r: f"{r['growth_percent']:+}%",
-            lambda r: abs(r["growth_percent"]) <= 10,
-        ),
+        *[
+            row(
+                f"resident memory after trial 40 within 10% of trial 5{suffix}",
+                name,
+                lambda r: f"{r['growth_percent']:+}%",
+                lambda r: abs(r["growth_percent"]) <= 10,
+            )
+            for name, suffix in (("memory", ""), ("memory_jax", ", jax"))
+        ],
         row(
             "README main command < 10 minutes",
             "readme_command",
@@ -666,11 +725,16 @@ def main() -> None:
             + ("--seed", str(seed), "--data", args.data)
             for seed in SEARCH_SEEDS
         },
+        **{
+            f"step_profile_{arch}": ("step_profile.py", "--arch", arch, "--data", args.data)
+            for arch in ("lstm", "gru1")
+        },
         "throughput_lstm_rnnsweep_cleaning": (
             "throughput.py",
             *("--arch", "lstm", "--cleaning", "rnnsweep", "--epochs", "3", "--data", args.data),
         ),
         "memory": ("memory.py",),
+        "memory_jax": ("memory.py", "--backend", "jax"),
         "predict": ("predict.py", "--data", args.data),
         "readme_command": ("readme_command.py",),
         "workers": ("workers.py", "--max-rows", "8000", "--trials", "6", "--data", args.data),
@@ -851,19 +915,23 @@ def main() -> None:
                     f"rnnsweep {each['runs']}.",
                     "",
                 ]
+    for arch in ("lstm", "gru1"):
+        if f"step_profile_{arch}" in results:
+            lines += step_profile_section(results[f"step_profile_{arch}"])
     if search_runs(results):
         lines += search_section(search_runs(results))
         lines += spread_section(results)
     if "memory" in results:
         r = results["memory"]
-        late = next(k for k in r if k.startswith("rss_mib_after_trial_") and not k.endswith("_5"))
-        lines += [
-            f"## Memory over a {r['trials']}-trial sweep (`bench/memory.py`)",
-            "",
-            f"Resident memory after trial 5: {r['rss_mib_after_trial_5']} MiB; after trial {r['trials']}: "
-            f"{r[late]} MiB ({r['growth_percent']:+}%).",
-            "",
-        ]
+        lines += [f"## Memory over a {r['trials']}-trial sweep (`bench/memory.py`)", ""]
+        for r in (results[name] for name in ("memory", "memory_jax") if name in results):
+            late = next(k for k in r if k.startswith("rss_mib_after_trial_") and not k.endswith("_5"))
+            lines += [
+                f"{BACKEND_NAMES[r.get('backend', 'tensorflow')]}: resident memory after trial 5: "
+                f"{r['rss_mib_after_trial_5']} MiB; after trial {r['trials']}: {r[late]} MiB "
+                f"({r['growth_percent']:+}%).",
+                "",
+            ]
     if "predict" in results:
         r = results["predict"]
         lines += [

@@ -1,6 +1,6 @@
 """Resident memory of one process over a 40-trial sweep: after trial 5 and after trial 40.
 
-python bench/memory.py [--trials 40] [--data PATH --preset NAME [--max-rows 2000]] [--json]
+python bench/memory.py [--trials 40] [--data PATH --preset NAME [--max-rows 2000]] [--backend jax] [--json]
 
 Without --data the sweep runs on small synthetic reviews, so 40 trials take minutes.
 """
@@ -23,9 +23,13 @@ def main() -> None:
     parser.add_argument("--data", help="review file (default: synthetic reviews)")
     parser.add_argument("--preset", default="womens-clothing", help="preset for --data")
     parser.add_argument("--max-rows", type=int, default=2000, help="rows of --data used")
+    parser.add_argument("--backend", default="tensorflow", choices=["tensorflow", "jax"], help="Keras backend")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
+    from rnnsweep.tuning.backends import use_backend
+
+    use_backend(args.backend)  # before Keras is imported
     from rnnsweep.data_prep.prepare import prepare_data
     from rnnsweep.tuning.config import load_config, open_run
     from rnnsweep.tuning.search import run_search
@@ -76,6 +80,7 @@ def main() -> None:
         {
             "benchmark": "memory",
             "trials": args.trials,
+            "backend": args.backend,
             "rss_mib_after_trial_5": round(early, 1),
             f"rss_mib_after_trial_{args.trials}": round(late, 1),
             "growth_percent": round(100 * (late - early) / early, 1),

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import pandas as pd
 import pytest
 from conftest import make_reviews, write_csv
@@ -87,6 +88,7 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+@pytest.mark.backend
 def test_chief_and_two_workers_on_loopback(tmp_path):
     base, run_dir = setup_run(tmp_path)
     port = free_ports(2)
@@ -115,6 +117,8 @@ def test_chief_and_two_workers_on_loopback(tmp_path):
     for i, (_, err) in zip((1, 2), outputs[:2], strict=True):
         assert f"[tuner{i}] " in err, f"worker {i} ran no trial"
     assert_complete_sweep(run_dir)
+    # Each worker trains on the backend this test session runs (KERAS_BACKEND, inherited).
+    assert (pd.read_csv(run_dir / "trials.csv")["backend"] == keras.backend.backend()).all()
     assert not any(
         "a shared secret" in path.read_text(errors="replace") for path in run_dir.rglob("*") if path.is_file()
     )

@@ -206,6 +206,7 @@ def test_budget_lies_under_the_file_and_flags(tmp_path):
         load_config(None, budget="huge")
 
 
+@pytest.mark.backend
 def test_pretrained_vectors_start_the_embedding_and_are_fine_tuned_unless_frozen(tmp_path):
     import keras
 
@@ -237,6 +238,7 @@ def test_pretrained_vectors_start_the_embedding_and_are_fine_tuned_unless_frozen
     np.testing.assert_array_equal(weights[False], matrix)
 
 
+@pytest.mark.backend
 def test_mean_pooling_leaves_padding_out():
     import keras_tuner
 

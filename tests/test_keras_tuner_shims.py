@@ -36,6 +36,7 @@ def trial_state(run_dir: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.backend
 def test_state_files_are_written_atomically_during_a_sweep_and_only_then(tmp_path, tiny_csv, monkeypatch):
     written = []
     real = tuners.write_atomically
@@ -77,6 +78,7 @@ def test_a_reloaded_chief_project_does_not_queue_its_finished_trials(tmp_path, t
     assert tuner.oracle._retry_queue == [] and tuner.oracle.trials["1"].status == "COMPLETED"
 
 
+@pytest.mark.backend
 def test_rerunning_a_finished_sweep_in_process_trains_nothing(tmp_path, tiny_csv):
     config, run_dir = prepared_run(tmp_path, tiny_csv, **ONE_ARCHITECTURE)
     first = run_search(run_dir, config)

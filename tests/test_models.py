@@ -37,6 +37,7 @@ def recurrent_layers(model):
     return layers
 
 
+@pytest.mark.backend
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_builder_with_pinned_hyperparameters(name):
     architecture = ARCHITECTURES[name]
@@ -58,6 +59,7 @@ def test_builder_with_pinned_hyperparameters(name):
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights(), strict=True))
 
 
+@pytest.mark.backend
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.function tracing")
 def test_training_step_is_traced_once():
     # An optimizer that creates its variables inside the first traced step makes
@@ -75,6 +77,7 @@ def test_training_step_is_traced_once():
     assert len(traced) == 1
 
 
+@pytest.mark.backend
 @pytest.mark.parametrize("name", ["lstm", "gru2", "bilstm"])
 def test_recurrent_layers_stay_cudnn_eligible(name):
     architecture = ARCHITECTURES[name]
@@ -90,6 +93,7 @@ def test_recurrent_layers_stay_cudnn_eligible(name):
             assert cell.reset_after
 
 
+@pytest.mark.backend
 @pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_recurrent_layers_equal_keras_with_and_without_padding(cell, bidirectional):
@@ -206,6 +210,7 @@ def test_custom_architecture_and_unknown_name():
         resolve_architectures(["x"], {"x": {"cell": "conv", "depth": 1}})
 
 
+@pytest.mark.backend
 def test_binary_head_gives_two_class_probabilities():
     spec = ModelSpec(vocab_size=30, sequence_length=6, num_classes=2)
     model = build_model(
@@ -216,6 +221,7 @@ def test_binary_head_gives_two_class_probabilities():
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
 
 
+@pytest.mark.backend
 @pytest.mark.parametrize("num_classes", [2, 5])
 def test_keras_auc_agrees_with_scikit_learn(num_classes):
     """The objective the tuner maximises is scikit-learn's macro one-vs-rest AUC."""

@@ -35,6 +35,7 @@ METRIC_KEYS = {
 }
 
 
+@pytest.mark.backend
 def test_run_directory_layout(tiny_run):
     for path in (
         "config.toml",
@@ -54,6 +55,7 @@ def test_run_directory_layout(tiny_run):
             assert (folder / file).is_file(), f"{name}/{file}"
 
 
+@pytest.mark.backend
 def test_metrics_json_keys_and_values(tiny_run):
     metrics = json.loads((tiny_run / "models" / "gru1" / "metrics.json").read_text())
     for split in ("train", "validation", "test"):
@@ -96,6 +98,7 @@ def test_baselines_have_every_metric(tiny_run):
         assert result["validation_score"] == pytest.approx(result["validation"]["auc_macro"])
 
 
+@pytest.mark.backend
 def test_retrain_restores_the_best_epoch(tiny_run, tmp_path):
     """With early stopping on val_loss, the saved model has the best epoch's weights."""
     from rnnsweep.data_prep.layout import read_trials
@@ -121,6 +124,7 @@ def test_retrain_restores_the_best_epoch(tiny_run, tmp_path):
     assert restored < losses[-1]
 
 
+@pytest.mark.backend
 @pytest.mark.slow
 @pytest.mark.parametrize("ensemble", [True, False])
 def test_several_seeds_keep_their_average_or_the_best_seed(tiny_run, tmp_path, ensemble):
@@ -161,6 +165,7 @@ def test_several_seeds_keep_their_average_or_the_best_seed(tiny_run, tmp_path, e
     np.testing.assert_allclose(predictions.filter(like="p_").to_numpy(), kept, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.backend
 def test_export_round_trips_in_a_fresh_process(tiny_run, tmp_path):
     import tensorflow as tf
 
@@ -195,6 +200,7 @@ def test_export_cleans_like_the_data_stage(tiny_run):
     assert got == [clean_text(t, options) for t in texts]
 
 
+@pytest.mark.backend
 def test_model_predictions_match_saved_predictions(tiny_run):
     import tensorflow as tf
 

@@ -85,6 +85,7 @@ def test_last_epoch_and_min_trials_zero_never_stop(tmp_path):
     assert read_curve(tmp_path / "trial_09")["values"] == [0.1]
 
 
+@pytest.mark.backend
 def test_median_stopping_ends_a_real_fit(tmp_path):
     for i in range(3):
         finished_trial(tmp_path, f"0{i}", [1.0, 1.0, 1.0])
@@ -98,6 +99,7 @@ def test_median_stopping_ends_a_real_fit(tmp_path):
     assert read_curve(tmp_path / "trial_09")["stopped_at_epoch"] == 0
 
 
+@pytest.mark.backend
 @pytest.mark.slow
 def test_sweep_stops_a_trial_below_the_median(tmp_path, tiny_csv):
     """The sweep records every trial's curve and stops (but completes) a trailing trial."""

@@ -165,6 +165,7 @@ def test_the_objective_equals_scikit_learns_auc_on_a_rare_class():
     assert callback.seconds > 0
 
 
+@pytest.mark.backend
 def test_the_tuners_score_equals_scikit_learns_auc_of_the_trials_model(tmp_path):
     """End to end: a sweep on imbalanced reviews with a rare class (6 of 800, words of the
     common classes); each trial's score is scikit-learn's macro AUC of its best epoch's model
