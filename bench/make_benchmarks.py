@@ -462,8 +462,12 @@ def step_profile_section(r: dict) -> list[str]:
         f"| a step with no padding at all (mean text length {r['mean_text_length']}) | | {r['unpadded_step_ms']} ms "
         f"({r['bound_without_padding']}x the reference's) |",
         "",
-        f"Step speed-up {r['step_speedup']}x; 3x needs {r['target_step_ms']} ms a step. Median rnnsweep step "
-        f"(ms) by width: {by_width}.",
+        f"Step speed-up {r['step_speedup']}x; 3x needs {r['target_step_ms']} ms a step. Each of the "
+        f"{r.get('repeats', 1)} repeat(s) (sides alternating; the table shows the median one): step speed-up "
+        f"{', '.join(map(str, r.get('repeats_step_speedup', [r['step_speedup']])))}; fixed part (ms) "
+        f"{', '.join(map(str, r.get('repeats_fixed_ms', [r['fixed_ms']])))}; with no padding at all "
+        f"{', '.join(map(str, r.get('repeats_bound_without_padding', [r['bound_without_padding']])))}x. Median "
+        f"rnnsweep step (ms) by width: {by_width}.",
         "",
     ]
 
@@ -726,7 +730,7 @@ def main() -> None:
             for seed in SEARCH_SEEDS
         },
         **{
-            f"step_profile_{arch}": ("step_profile.py", "--arch", arch, "--data", args.data)
+            f"step_profile_{arch}": ("step_profile.py", "--arch", arch, "--repeats", "3", "--data", args.data)
             for arch in ("lstm", "gru1")
         },
         "throughput_lstm_rnnsweep_cleaning": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import os
 import subprocess
@@ -68,6 +69,20 @@ def test_a_run_under_jax_exports_a_tensorflow_model_with_equal_probabilities(tmp
     exported = np.asarray(load_text_model(model_dir / "export.keras").predict(tf.constant(texts), verbose=0))
     jax_trained = test[[column for column in test.columns if column.startswith("p_")]].to_numpy()
     np.testing.assert_allclose(exported, jax_trained, atol=1e-5, rtol=0)
+
+    # With KERAS_BACKEND=jax still set, `rnnsweep predict` runs the export on TensorFlow...
+    export = str(model_dir / "export.keras")
+    predicted = subprocess.run(
+        [sys.executable, "-m", "rnnsweep", "predict", export, *texts[:3]], capture_output=True, text=True, env=env
+    )
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
+    from_cli = pd.read_csv(io.StringIO(predicted.stdout)).filter(like="p_").to_numpy()
+    np.testing.assert_allclose(from_cli, exported[:3], atol=1e-5, rtol=0)
+    # ...and loading it in a process whose Keras runs on JAX says what to do.
+    script = f"from rnnsweep.tuning.export import load_text_model; load_text_model({export!r})"
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert loaded.returncode == 1 and "InputError" in loaded.stderr
+    assert "Keras is running on jax: load it in a process started with KERAS_BACKEND=tensorflow" in loaded.stderr
 
 
 def test_backend_choice(monkeypatch):

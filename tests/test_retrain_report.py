@@ -165,7 +165,6 @@ def test_several_seeds_keep_their_average_or_the_best_seed(tiny_run, tmp_path, e
     np.testing.assert_allclose(predictions.filter(like="p_").to_numpy(), kept, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.backend
 def test_export_round_trips_in_a_fresh_process(tiny_run, tmp_path):
     import tensorflow as tf
 
@@ -200,20 +199,39 @@ def test_export_cleans_like_the_data_stage(tiny_run):
     assert got == [clean_text(t, options) for t in texts]
 
 
-@pytest.mark.backend
-def test_model_predictions_match_saved_predictions(tiny_run):
-    import tensorflow as tf
+def export_probabilities(export, texts: list[str], tmp_path) -> np.ndarray:
+    """An export's probabilities for raw texts: in this process on TensorFlow, else in a TensorFlow
+    process (an export cleans text with TensorFlow string ops, whichever backend trained it)."""
+    import keras
 
     from rnnsweep.tuning.export import load_text_model
 
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return np.asarray(load_text_model(export).predict(tf.constant(texts), verbose=0))
+    (tmp_path / "texts.json").write_text(json.dumps(texts))
+    script = (
+        "import json, sys, numpy as np, tensorflow as tf\n"
+        "from rnnsweep.tuning.export import load_text_model\n"
+        f"texts = json.loads(open({str(tmp_path / 'texts.json')!r}).read())\n"
+        f"proba = load_text_model({str(export)!r}).predict(tf.constant(texts), verbose=0)\n"
+        "print(json.dumps(np.asarray(proba).tolist()))\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    return np.array(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.backend
+def test_model_predictions_match_saved_predictions(tiny_run, tmp_path):
+    """The export (built on TensorFlow) gives the probabilities the trained model saved, under either backend."""
     rows = pd.read_csv(tiny_run / "data" / "rows.csv", keep_default_na=False)
     saved = pd.read_csv(tiny_run / "models" / "gru1" / "predictions.csv")
     test = saved[saved["split"] == "test"]
     assert len(test) == (rows["split"] == "test").sum()  # every test row
     texts = rows.set_index("row_id").loc[test["row_id"], "text"].tolist()  # raw text: the export cleans it
-    proba = np.asarray(
-        load_text_model(tiny_run / "models" / "gru1" / "export.keras").predict(tf.constant(texts), verbose=0)
-    )
+    proba = export_probabilities(tiny_run / "models" / "gru1" / "export.keras", texts, tmp_path)
     np.testing.assert_allclose(proba, test[[f"p_{c}" for c in "12345"]].to_numpy(), atol=1e-5, rtol=0)
 
 

@@ -107,6 +107,9 @@ def dispatch(args: argparse.Namespace) -> int:
         args.log_dir = Path(args.run_dir)
         print(pipeline.report_stage(Path(args.run_dir)))
     elif args.command == "predict":
+        from rnnsweep.tuning.backends import use_backend
+
+        use_backend("tensorflow")  # whatever KERAS_BACKEND says: an export cleans text with TensorFlow string ops
         from rnnsweep.tuning.predict import predict_file, predict_texts
 
         if bool(args.texts) == bool(args.input):

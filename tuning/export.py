@@ -166,11 +166,19 @@ def load_text_model(path: Path) -> keras.Model:
     """Load an exported raw-text model with safe mode on.
 
     Raises:
-        InputError: Missing file, or not a model exported by rnnsweep.
+        InputError: Missing file, not a model exported by rnnsweep, or Keras running on
+            another backend than TensorFlow (the export's text cleaning is TensorFlow string
+            ops, whichever backend trained the weights).
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such model file; pass a RUN_DIR/models/<architecture>/export.keras")
+    if keras.backend.backend() != "tensorflow":
+        raise InputError(
+            f"{path}: an exported model runs on Keras's TensorFlow backend (its text cleaning is TensorFlow string "
+            f"ops), and Keras is running on {keras.backend.backend()}: load it in a process started with "
+            "KERAS_BACKEND=tensorflow, or use `rnnsweep predict`"
+        )
     try:
         model = keras.models.load_model(path, safe_mode=True)
     except Exception as error:  # noqa: BLE001 - any load failure means "not one of ours"
