@@ -455,6 +455,8 @@ def step_profile_section(r: dict) -> list[str]:
         "| --- | --- | --- |",
         f"| width of a batch | {r['reference_width']} (the longest text) | {r['mean_width']} on average |",
         f"| step | {r['reference_step_ms']} ms (median) | {r['step_ms']} ms (mean) |",
+        f"| epoch (the second) | {r['reference_epoch_s']} s, steps {100 * r['reference_steps_share']:.0f}% of it | "
+        f"{r['epoch_s']} s, steps {100 * r['steps_share']:.0f}% of it |",
         f"| paid by every step, whatever its width | | {r['fixed_ms']} ms ({100 * r['fixed_share']:.0f}%) |",
         f"| per token of width | | {r['per_token_ms']} ms (x {r['mean_width']} = {r['tokens_ms']} ms) |",
         f"| mask on batches with padding ({100 * r['padded_share']:.0f}% of them) | | {r['masked_ms']} ms "
@@ -462,7 +464,8 @@ def step_profile_section(r: dict) -> list[str]:
         f"| a step with no padding at all (mean text length {r['mean_text_length']}) | | {r['unpadded_step_ms']} ms "
         f"({r['bound_without_padding']}x the reference's) |",
         "",
-        f"Step speed-up {r['step_speedup']}x; 3x needs {r['target_step_ms']} ms a step. Each of the "
+        f"Step speed-up {r['step_speedup']}x, epoch speed-up {r['epoch_speedup']}x; 3x needs "
+        f"{r['target_step_ms']} ms a step. Each of the "
         f"{r.get('repeats', 1)} repeat(s) (sides alternating; the table shows the median one): step speed-up "
         f"{', '.join(map(str, r.get('repeats_step_speedup', [r['step_speedup']])))}; fixed part (ms) "
         f"{', '.join(map(str, r.get('repeats_fixed_ms', [r['fixed_ms']])))}; with no padding at all "

@@ -16,8 +16,9 @@ mean length`: the speed-up no batching can pass. The output says how far the mea
 are from a third of the reference's, and which part stands in the way.
 
 Times are wall-clock seconds between Keras's `on_train_batch_begin` and `_end` of the second
-epoch (the first holds the tracing), medians per width; each side in its own process with
-its own thread settings, as in bench/throughput.py.
+epoch (the first holds the tracing), medians per width, and the whole epoch's time, whose
+remainder is what runs between steps; each side in its own process with its own thread
+settings, as in bench/throughput.py.
 
     python bench/step_profile.py --arch lstm [--repeats 1] [--data PATH] [--preset NAME] [--json]
 """
@@ -67,12 +68,10 @@ def run_side(args) -> dict:
         model = build_reference_model(
             hp, architecture=architecture, space=space, vocab_size=len(data.vocabulary), num_classes=data.num_classes
         )
-        fit = {"x": x_train, "y": targets, "batch_size": 32, "shuffle": False}
-        order = np.arange(len(x_train))
+        fit = {"x": x_train, "y": targets, "batch_size": 32, "shuffle": True}
 
-        def batch_facts(index):  # every batch has the reference's one width and holds padding
-            rows = order[index * 32 : (index + 1) * 32]
-            return x_train.shape[1], bool((lengths[rows] < x_train.shape[1]).any())
+        def batch_facts(index):  # every batch has the one width, the longest text's (no mask: not fitted)
+            return x_train.shape[1], True
     else:
         model = build_model(hp, spec=model_spec(data, bucket_by_length=True), architecture=architecture, space=space)
         batches = LengthBucketedBatches(data.x["train"], targets, batch_size=32, shuffle=True, seed=0)
@@ -82,7 +81,7 @@ def run_side(args) -> dict:
             rows, width = batches.rows_and_width(index)
             return width, bool((lengths[rows] < width).any())
 
-    steps = []
+    steps, epoch_seconds = [], []
 
     class StepClock(keras.callbacks.Callback):
         def on_train_batch_begin(self, batch, logs=None):
@@ -93,11 +92,15 @@ def run_side(args) -> dict:
                 steps.append((time.perf_counter() - self.started, *batch_facts(batch)))
 
         def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch
+            self.epoch, self.epoch_started = epoch, time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            epoch_seconds.append(time.perf_counter() - self.epoch_started)
 
     model.fit(epochs=2, verbose=0, callbacks=[StepClock()], **fit)
     return {
         "steps": steps,
+        "epoch_s": epoch_seconds[1],
         "longest": int(lengths.max()),
         "mean_length": float(lengths.mean()),
         "train_texts": len(lengths),
@@ -130,7 +133,14 @@ def summarise(reference: dict, ours: dict) -> dict:
     target_step = ref_step / 3
     # Every text's own tokens, with no padding at all: the least any batching could feed.
     unpadded_step = model["fixed_ms"] + model["per_token_ms"] * ours["mean_length"]
+    steps_s = {side: sum(s for s, _, _ in run["steps"]) for side, run in (("reference", reference), ("ours", ours))}
     return {
+        "reference_epoch_s": round(reference["epoch_s"], 2),
+        "epoch_s": round(ours["epoch_s"], 2),
+        "epoch_speedup": round(reference["epoch_s"] / ours["epoch_s"], 2),
+        # What the steps leave of an epoch: the loop between steps, the input pipeline's start.
+        "reference_steps_share": round(steps_s["reference"] / reference["epoch_s"], 3),
+        "steps_share": round(steps_s["ours"] / ours["epoch_s"], 3),
         "reference_width": reference["longest"],
         "reference_step_ms": round(ref_step, 2),
         "step_ms": round(ours_step, 2),
