@@ -448,8 +448,8 @@ def step_profile_section(r: dict) -> list[str]:
         "",
         f"Every step of a second epoch timed ({r['train_texts']} texts, {r['steps_per_epoch']} batches of 32, the "
         "study's cleaning, the throughput benchmark's hyperparameters), each side in its own process. rnnsweep's "
-        "steps fitted as fixed + per token x width + masked if the batch holds padding "
-        f"(R^2 {r['fit_r2']}).",
+        "steps fitted as fixed + per token x width + masked if the batch holds padding, on the median step of each "
+        f"width (R^2 {r['fit_r2']}).",
         "",
         "| | reference | rnnsweep |",
         "| --- | --- | --- |",
@@ -467,7 +467,8 @@ def step_profile_section(r: dict) -> list[str]:
         f"Step speed-up {r['step_speedup']}x, epoch speed-up {r['epoch_speedup']}x; 3x needs "
         f"{r['target_step_ms']} ms a step. Each of the "
         f"{r.get('repeats', 1)} repeat(s) (sides alternating; the table shows the median one): step speed-up "
-        f"{', '.join(map(str, r.get('repeats_step_speedup', [r['step_speedup']])))}; fixed part (ms) "
+        f"{', '.join(map(str, r.get('repeats_step_speedup', [r['step_speedup']])))}; epoch speed-up "
+        f"{', '.join(map(str, r.get('repeats_epoch_speedup', [r.get('epoch_speedup')])))}; fixed part (ms) "
         f"{', '.join(map(str, r.get('repeats_fixed_ms', [r['fixed_ms']])))}; with no padding at all "
         f"{', '.join(map(str, r.get('repeats_bound_without_padding', [r['bound_without_padding']])))}x. Median "
         f"rnnsweep step (ms) by width: {by_width}.",

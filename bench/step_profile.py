@@ -9,11 +9,12 @@ each batch's width (tokens per text) and whether it holds padding:
   longest text, the mask skipped on batches without padding.
 
 rnnsweep's step times are fitted as `fixed + per_token * width (+ masked if the batch holds
-padding)`. The fixed part is paid by every step whatever its width (embedding and head updates, the
-optimizer, the step's dispatch); the per-token part by the recurrent loop. With no padding
-at all (each batch as wide as the mean text) a step would still cost `fixed + per_token *
-mean length`: the speed-up no batching can pass. The output says how far the measured steps
-are from a third of the reference's, and which part stands in the way.
+padding)`, on the median step of each width. The fixed part is paid by every step whatever
+its width (embedding and head updates, the optimizer, the step's dispatch); the per-token
+part by the recurrent loop. With no padding at all (each batch as wide as the mean text) a
+step would still cost `fixed + per_token * mean length`: the speed-up no batching can pass.
+The output says how far the measured steps are from a third of the reference's, and which
+part stands in the way.
 
 Times are wall-clock seconds between Keras's `on_train_batch_begin` and `_end` of the second
 epoch (the first holds the tracing), medians per width, and the whole epoch's time, whose
@@ -108,12 +109,19 @@ def run_side(args) -> dict:
 
 
 def fit_step_times(steps: list) -> dict:
-    """Least squares `seconds = fixed + per_token * width + masked * holds_padding`."""
-    seconds = np.array([s for s, _, _ in steps])
-    design = np.array([[1.0, width, float(padded)] for _, width, padded in steps])
-    (fixed, per_token, masked), *_ = np.linalg.lstsq(design, seconds, rcond=None)
-    predicted = design @ np.array([fixed, per_token, masked])
-    r2 = 1 - ((seconds - predicted) ** 2).sum() / ((seconds - seconds.mean()) ** 2).sum()
+    """Weighted least squares `seconds = fixed + per_token * width + masked * holds_padding` on the
+    median step of each (width, holds padding) group, weighted by its steps: single steps on a
+    shared machine have outliers that a fit on every step would follow."""
+    groups: dict[tuple, list] = {}
+    for seconds, width, padded in steps:
+        groups.setdefault((width, padded), []).append(seconds)
+    design = np.array([[1.0, width, float(padded)] for width, padded in groups])
+    medians = np.array([statistics.median(times) for times in groups.values()])
+    weights = np.sqrt([len(times) for times in groups.values()])
+    (fixed, per_token, masked), *_ = np.linalg.lstsq(design * weights[:, None], medians * weights, rcond=None)
+    residuals = medians - design @ np.array([fixed, per_token, masked])
+    mean = np.average(medians, weights=weights**2)
+    r2 = 1 - np.average(residuals**2, weights=weights**2) / np.average((medians - mean) ** 2, weights=weights**2)
     return {"fixed_ms": 1000 * fixed, "per_token_ms": 1000 * per_token, "masked_ms": 1000 * masked, "r2": r2}
 
 
@@ -202,6 +210,7 @@ def main() -> None:
             "repeats": args.repeats,
             **shown,
             "repeats_step_speedup": [summary["step_speedup"] for _, summary in repeats],
+            "repeats_epoch_speedup": [summary["epoch_speedup"] for _, summary in repeats],
             "repeats_fixed_ms": [summary["fixed_ms"] for _, summary in repeats],
             "repeats_bound_without_padding": [summary["bound_without_padding"] for _, summary in repeats],
             "machine": machine(),
