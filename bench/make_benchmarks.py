@@ -457,6 +457,17 @@ def step_profile_section(r: dict) -> list[str]:
         f"| step | {r['reference_step_ms']} ms (median) | {r['step_ms']} ms (mean) |",
         f"| epoch (the second) | {r['reference_epoch_s']} s, steps {100 * r['reference_steps_share']:.0f}% of it | "
         f"{r['epoch_s']} s, steps {100 * r['steps_share']:.0f}% of it |",
+        *(
+            [
+                "| outside the steps: before the first, between steps, after the last | "
+                + " | ".join(
+                    ", ".join(f"{s} s" for s in gaps.values()) for gaps in (r["reference_gaps_s"], r["gaps_s"])
+                )
+                + " |"
+            ]
+            if "gaps_s" in r
+            else []
+        ),
         f"| paid by every step, whatever its width | | {r['fixed_ms']} ms ({100 * r['fixed_share']:.0f}%) |",
         f"| per token of width | | {r['per_token_ms']} ms (x {r['mean_width']} = {r['tokens_ms']} ms) |",
         f"| mask on batches with padding ({100 * r['padded_share']:.0f}% of them) | | {r['masked_ms']} ms "

@@ -82,26 +82,34 @@ def run_side(args) -> dict:
             rows, width = batches.rows_and_width(index)
             return width, bool((lengths[rows] < width).any())
 
-    steps, epoch_seconds = [], []
+    steps, epoch_seconds, gaps = [], [], {"start": 0.0, "between": 0.0, "end": 0.0}
 
     class StepClock(keras.callbacks.Callback):
         def on_train_batch_begin(self, batch, logs=None):
             self.started = time.perf_counter()
+            if self.epoch == 1:  # the second epoch: the first holds the tracing
+                gaps["between" if batch else "start"] += self.started - self.last
 
         def on_train_batch_end(self, batch, logs=None):
-            if self.epoch == 1:  # the second epoch: the first holds the tracing
-                steps.append((time.perf_counter() - self.started, *batch_facts(batch)))
+            self.last = time.perf_counter()
+            if self.epoch == 1:
+                steps.append((self.last - self.started, *batch_facts(batch)))
 
         def on_epoch_begin(self, epoch, logs=None):
-            self.epoch, self.epoch_started = epoch, time.perf_counter()
+            self.epoch = epoch
+            self.epoch_started = self.last = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
-            epoch_seconds.append(time.perf_counter() - self.epoch_started)
+            now = time.perf_counter()
+            epoch_seconds.append(now - self.epoch_started)
+            if epoch == 1:
+                gaps["end"] = now - self.last
 
     model.fit(epochs=2, verbose=0, callbacks=[StepClock()], **fit)
     return {
         "steps": steps,
         "epoch_s": epoch_seconds[1],
+        "gaps_s": gaps,  # outside the steps: before the first, between steps, after the last
         "longest": int(lengths.max()),
         "mean_length": float(lengths.mean()),
         "train_texts": len(lengths),
@@ -149,6 +157,8 @@ def summarise(reference: dict, ours: dict) -> dict:
         # What the steps leave of an epoch: the loop between steps, the input pipeline's start.
         "reference_steps_share": round(steps_s["reference"] / reference["epoch_s"], 3),
         "steps_share": round(steps_s["ours"] / ours["epoch_s"], 3),
+        "reference_gaps_s": {where: round(seconds, 2) for where, seconds in reference["gaps_s"].items()},
+        "gaps_s": {where: round(seconds, 2) for where, seconds in ours["gaps_s"].items()},
         "reference_width": reference["longest"],
         "reference_step_ms": round(ref_step, 2),
         "step_ms": round(ours_step, 2),
