@@ -441,8 +441,19 @@ def step_bound_sentence(r: dict | None) -> str:
     )
 
 
-def step_profile_section(r: dict) -> list[str]:
+def step_profile_section(r: dict, throughput: dict | None) -> list[str]:
     by_width = ", ".join(f"{w}: {ms}" for w, ms in r["median_step_ms_by_width"].items())
+    start = r.get("reference_gaps_s", {}).get("start", 0)
+    epoch_note = []
+    if start > 1 and throughput and "reference_later_epochs_samples_per_s" in throughput:
+        later_epoch_s = throughput["train_texts"] / throughput["reference_later_epochs_samples_per_s"]
+        epoch_note = [
+            f"Here the reference's epoch waited {start} s before its first step (Keras starting its numpy input); "
+            f"in the throughput benchmark, which times whole epochs without a per-step callback, its later epochs "
+            f"took {later_epoch_s:.1f} s each. The epoch speed-up above is therefore not the target's figure: the "
+            "target rows use the throughput benchmark.",
+            "",
+        ]
     return [
         f"## Where a training step's time goes, {r['arch']} {r['units']} (`bench/step_profile.py --arch {r['arch']}`)",
         "",
@@ -484,6 +495,7 @@ def step_profile_section(r: dict) -> list[str]:
         f"{', '.join(map(str, r.get('repeats_bound_without_padding', [r['bound_without_padding']])))}x. Median "
         f"rnnsweep step (ms) by width: {by_width}.",
         "",
+        *epoch_note,
     ]
 
 
@@ -936,7 +948,7 @@ def main() -> None:
                 ]
     for arch in ("lstm", "gru1"):
         if f"step_profile_{arch}" in results:
-            lines += step_profile_section(results[f"step_profile_{arch}"])
+            lines += step_profile_section(results[f"step_profile_{arch}"], results.get(f"throughput_{arch}"))
     if search_runs(results):
         lines += search_section(search_runs(results))
         lines += spread_section(results)
