@@ -443,6 +443,10 @@ def step_bound_sentence(r: dict | None) -> str:
 
 def step_profile_section(r: dict, throughput: dict | None) -> list[str]:
     by_width = ", ".join(f"{w}: {ms}" for w, ms in r["median_step_ms_by_width"].items())
+
+    def each(key: str) -> str:
+        return ", ".join(map(str, r[f"repeats_{key}"]))
+
     start = r.get("reference_gaps_s", {}).get("start", 0)
     epoch_note = []
     if start > 1 and throughput and "reference_later_epochs_samples_per_s" in throughput:
@@ -487,12 +491,9 @@ def step_profile_section(r: dict, throughput: dict | None) -> list[str]:
         f"({r['bound_without_padding']}x the reference's) |",
         "",
         f"Step speed-up {r['step_speedup']}x, epoch speed-up {r['epoch_speedup']}x; 3x needs "
-        f"{r['target_step_ms']} ms a step. Each of the "
-        f"{r.get('repeats', 1)} repeat(s) (sides alternating; the table shows the median one): step speed-up "
-        f"{', '.join(map(str, r.get('repeats_step_speedup', [r['step_speedup']])))}; epoch speed-up "
-        f"{', '.join(map(str, r.get('repeats_epoch_speedup', [r.get('epoch_speedup')])))}; fixed part (ms) "
-        f"{', '.join(map(str, r.get('repeats_fixed_ms', [r['fixed_ms']])))}; with no padding at all "
-        f"{', '.join(map(str, r.get('repeats_bound_without_padding', [r['bound_without_padding']])))}x. Median "
+        f"{r['target_step_ms']} ms a step. Each of the {r['repeats']} repeat(s) (sides alternating; the table "
+        f"shows the median one): step speed-up {each('step_speedup')}; epoch speed-up {each('epoch_speedup')}; "
+        f"fixed part (ms) {each('fixed_ms')}; with no padding at all {each('bound_without_padding')}x. Median "
         f"rnnsweep step (ms) by width: {by_width}.",
         "",
         *epoch_note,
