@@ -118,6 +118,7 @@ def export_text_model(
     model: keras.Model,
     path: Path,
     *,
+    saved_model: Path,
     vocabulary: list[str],
     sequence_length: int,
     class_names,
@@ -125,6 +126,9 @@ def export_text_model(
 ) -> None:
     """Save `build_text_model(model, ...)` to `path`, in a TensorFlow process when this one runs
     another Keras backend (string inputs need TensorFlow; the weights are the same on any backend).
+
+    Args:
+        saved_model: Where `model` is already saved (`.keras`); the TensorFlow process reads it.
 
     Raises:
         RuntimeError: The TensorFlow process failed (its last line of error in the message).
@@ -134,9 +138,10 @@ def export_text_model(
         build_text_model(model, cleaning=cleaning, **options).save(path)
         return
     with tempfile.TemporaryDirectory(dir=Path(path).parent) as scratch:
-        model.save(Path(scratch) / "model.keras")
         spec = Path(scratch) / "export.json"
-        spec.write_text(json.dumps({**options, "cleaning": cleaning.to_config(), "output": str(path)}))
+        spec.write_text(
+            json.dumps({**options, "cleaning": cleaning.to_config(), "model": str(saved_model), "output": str(path)})
+        )
         done = subprocess.run(
             [sys.executable, "-P", "-m", "rnnsweep.tuning.export", str(spec)],
             env={**os.environ, "KERAS_BACKEND": "tensorflow"},
@@ -151,7 +156,7 @@ def export_text_model(
 def _export_from_spec(spec_path: Path) -> None:
     """The TensorFlow process's side of `export_text_model`."""
     spec = json.loads(Path(spec_path).read_text())
-    model = keras.models.load_model(Path(spec_path).parent / "model.keras", safe_mode=True)
+    model = keras.models.load_model(spec["model"], safe_mode=True)
     text_model = build_text_model(
         model,
         vocabulary=spec["vocabulary"],

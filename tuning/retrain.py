@@ -207,6 +207,7 @@ def _retrain_one(config: Config, data: PreparedData, row: pd.Series, name: str, 
     export_text_model(
         model,
         folder / files.EXPORT,
+        saved_model=folder / files.MODEL,  # read by the TensorFlow process that builds it on another backend
         vocabulary=data.vocabulary,
         sequence_length=data.sequence_length,
         class_names=data.class_names,
