@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 
 from rnnsweep.data_prep.errors import (
     InputError,
@@ -59,6 +61,58 @@ PRESETS: dict[str, dict] = {
 }
 
 
+def _matches(value, hint) -> bool:
+    """Whether `value` (as TOML gives it) is of the annotated type `hint`."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_matches(element, item) for element in value)
+    if hint is dict or origin is dict:
+        return isinstance(value, dict)
+    raise TypeError(f"no type check for {hint!r}")  # a field of a new type: teach _matches first
+
+
+def _describe(hint) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_describe(arg) for arg in typing.get_args(hint) if arg is not type(None))
+    if origin is list:
+        return f"a list of {_describe(typing.get_args(hint)[0]).removeprefix('a ').removeprefix('an ')}s"
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string", dict: "a table"}.get(
+        hint, "a table"
+    )
+
+
+def check_types(section: str, settings) -> None:
+    """Raise `InputError` naming the first field of a config dataclass whose value is of the
+    wrong type (`lowercase = "false"` is a string, not false; `dropout = 1.5`, not a list).
+
+    Args:
+        section: The TOML section, for the message ("data", "search", ...).
+        settings: A config dataclass instance; its annotations give the types.
+    """
+    hints = typing.get_type_hints(type(settings))
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        if not _matches(value, hints[field.name]):
+            received = "a table" if isinstance(value, dict) else repr(value)
+            raise InputError(
+                f"[{section}] {field.name} must be {_describe(hints[field.name])}. Received: {field.name}={received}"
+            )
+
+
 @dataclasses.dataclass
 class DataConfig:
     """Where the reviews come from and how they are cleaned, labelled, split and encoded.
@@ -83,6 +137,8 @@ class DataConfig:
             (default "drop").
         max_bad_line_share: Largest share of malformed lines skipped before the file
             is rejected (default 0.05).
+        max_input_bytes: Most bytes of data read from the file, after decompression: a
+            larger file is refused before memory runs out (default 4 GiB).
         max_rows: Keep a seeded random sample of this many rows (default None: all).
         lowercase, strip_html, remove_urls, expand_contractions, letters_only:
             Cleaning steps as in the original study (default True each).
@@ -128,6 +184,7 @@ class DataConfig:
     rating_range: list[float] | None = None
     bad_labels: str = "drop"
     max_bad_line_share: float = 0.05
+    max_input_bytes: int = 4 * 1024**3
     max_rows: int | None = None
     lowercase: bool = True
     strip_html: bool = True
@@ -153,12 +210,14 @@ class DataConfig:
 
     def validate(self) -> None:
         """Check every field; raise `InputError` naming the first bad one."""
+        check_types("data", self)
         check_one_of("preset", self.preset, PRESETS)
         check_one_of("format", self.format, FORMATS)
         check_one_of("labels", self.labels, LABEL_SCHEMES)
         check_one_of("bad_labels", self.bad_labels, BAD_LABEL_POLICIES)
         check_one_of("balance", self.balance, BALANCING)
         check_positive_int("vocab_size", self.vocab_size)
+        check_positive_int("max_input_bytes", self.max_input_bytes)
         check_one_of("embeddings", self.embeddings, EMBEDDINGS)
         if (self.embeddings == "file") != bool(self.embeddings_path):
             raise InputError(
@@ -191,6 +250,13 @@ class DataConfig:
         for name in ("max_rows", "undersample_per_class"):
             if getattr(self, name) is not None:
                 check_positive_int(name, getattr(self, name))
+        if self.classes is not None:
+            repeated = sorted({name for name in self.classes if self.classes.count(name) > 1})
+            if repeated or not self.classes:
+                raise InputError(
+                    f"classes must list each class once. Received: classes={self.classes!r}"
+                    + (f" ({', '.join(map(repr, repeated))} twice or more)" if repeated else "")
+                )
         if self.rating_range is not None and (
             len(self.rating_range) != 2 or self.rating_range[0] >= self.rating_range[1]
         ):

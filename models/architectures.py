@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from rnnsweep.data_prep.errors import InputError, check_one_of
+from rnnsweep.data_prep.run_dir import check_safe_name
 
 CELLS = ("lstm", "gru", "simple_rnn")
 
@@ -26,9 +27,15 @@ class Architecture:
     bidirectional: bool = False
 
     def validate(self) -> None:
+        # The name becomes folder and file names (search/NAME, models/NAME, figures).
+        check_safe_name("search.custom_architectures name", self.name)
         check_one_of(f"architectures.{self.name}.cell", self.cell, CELLS)
-        if not isinstance(self.depth, int) or self.depth < 1:
+        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
             raise InputError(f"architectures.{self.name}.depth must be a whole number >= 1. Received: {self.depth!r}")
+        if not isinstance(self.bidirectional, bool):
+            raise InputError(
+                f"architectures.{self.name}.bidirectional must be true or false. Received: {self.bidirectional!r}"
+            )
 
 
 # The original study's architectures.
@@ -57,6 +64,10 @@ def resolve_architectures(names: list[str], custom: dict | None = None) -> list[
     """
     known = dict(ARCHITECTURES)
     for name, definition in (custom or {}).items():
+        if not isinstance(definition, dict):
+            raise InputError(
+                f"architectures.{name} must be a table with cell, depth and bidirectional. Received: {definition!r}"
+            )
         extra = sorted(set(definition) - {"cell", "depth", "bidirectional"})
         if extra:
             raise InputError(
@@ -68,6 +79,8 @@ def resolve_architectures(names: list[str], custom: dict | None = None) -> list[
     if not names:
         raise InputError("no architectures to sweep; name at least one, e.g. --architectures lstm")
     for name in names:
+        if not isinstance(name, str):
+            raise InputError(f"architectures must be a list of names. Received: {names!r}")
         check_one_of("architectures", name, known)
     if len(set(names)) != len(names):
         raise InputError(f"architectures lists a name twice. Received: {names}")

@@ -47,6 +47,9 @@ class SearchSpace:
             values = getattr(self, name)
             if not values:
                 raise InputError(f"search space {name} is empty; give at least one value")
+        for name in ("dropout", "learning_rate"):
+            if any(isinstance(v, bool) or not isinstance(v, int | float) for v in getattr(self, name)):
+                raise InputError(f"search space {name} must be numbers. Received: {name}={list(getattr(self, name))}")
         if any(not isinstance(u, int) or isinstance(u, bool) or u <= 0 for u in self.units):
             raise InputError(f"search space units must be whole numbers > 0. Received: units={list(self.units)}")
         if any(not 0 <= d < 1 for d in self.dropout):
@@ -59,7 +62,7 @@ class SearchSpace:
             raise InputError(
                 f"search space pooling must be values from {list(POOLING)}. Received: pooling={list(self.pooling)}"
             )
-        if not isinstance(self.embedding_dim, int) or self.embedding_dim <= 0:
+        if isinstance(self.embedding_dim, bool) or not isinstance(self.embedding_dim, int) or self.embedding_dim <= 0:
             raise InputError(f"embedding_dim must be a whole number > 0. Received: {self.embedding_dim!r}")
 
 
@@ -84,7 +87,15 @@ def default_search_space(architecture_name: str, overrides: dict | None = None) 
         raise InputError(f"unknown search space key(s) {unknown}; valid keys are {sorted(known)}")
     values = {"units": WIDE_UNITS if architecture_name == "gru1" else UNITS}
     for key, value in overrides.items():
-        values[key] = tuple(value) if isinstance(value, list | tuple) else value
+        if key == "embedding_dim":
+            values[key] = value
+            continue
+        if not isinstance(value, list | tuple):
+            raise InputError(
+                f"[search.space] {key} must be a list of values to choose from, e.g. {key} = "
+                f"{list(getattr(SearchSpace, key))[:2]!r}. Received: {key}={value!r}"
+            )
+        values[key] = tuple(value)
     space = SearchSpace(**values)
     space.validate()
     return space

@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import jinja2
+import matplotlib
 import pandas as pd
 
 from rnnsweep.data_prep import layout as files
@@ -230,6 +231,12 @@ def build_report(run_dir: Path) -> Path:
     """
     run_dir = Path(run_dir)
     run = load_run(run_dir)
+    # Class labels and architecture names are drawn as written: "$x$" in a label is not math.
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _write_report(run_dir, run)
+
+
+def _write_report(run_dir: Path, run: dict) -> Path:
     summary, trials = run["summary"], run["trials"]
     class_names = summary["class_names"]
     report_config = run["config"].get("report", {})

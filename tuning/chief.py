@@ -78,9 +78,9 @@ class _Servicer(OracleServicer):
         self.failure_limit_reached = False
 
     def CreateTrial(self, request, context):  # noqa: N802 - gRPC method name
-        self.leases.join(request.tuner_id)
         response = super().CreateTrial(request, context)
-        self.leases.give(self.index, response.trial.trial_id, request.tuner_id)
+        if Trial.from_proto(response.trial).status == TrialStatus.RUNNING:
+            self.leases.give(self.index, response.trial.trial_id, request.tuner_id)
         return response
 
     def UpdateTrial(self, request, context):  # noqa: N802 - gRPC method name
@@ -170,7 +170,7 @@ def serve_architectures(
             if given:
                 logger.info("[chief] %s: trial(s) %s stay with their workers", architecture.name, ", ".join(given))
             for tuner_id in tuner.oracle.ongoing_trials:
-                leases.join(tuner_id)  # a worker that never comes back loses its trial
+                leases.join(tuner_id, took_trial=True)  # a worker that never comes back loses its trial
             tuner.save()
             servicer = _Servicer(tuner.oracle, index, leases)
             server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), interceptors=[_Gate(role.token, leases)])
@@ -179,7 +179,10 @@ def serve_architectures(
             server.add_generic_rpc_handlers((sweep_service(leases, next_work),))
             address = f"{role.host}:{role.port + index}"
             try:
-                bound = server.add_insecure_port(address)
+                if role.tls_key_and_cert is not None:
+                    bound = server.add_secure_port(address, grpc.ssl_server_credentials([role.tls_key_and_cert]))
+                else:
+                    bound = server.add_insecure_port(address)
             except RuntimeError:  # grpc raises where older versions returned 0
                 bound = 0
             if not bound:
@@ -194,13 +197,19 @@ def serve_architectures(
             role.port,
             leases.timeout_s,
         )
-        if not role.token:
+        if not role.token:  # only with --insecure (`parse_role`)
             logger.warning(
-                "[chief] no token: any process that reaches %s:%d can create trials, report scores and end the "
-                "sweep; set %s (or --token-file) on the chief and its workers",
+                "[chief] --insecure, no token: any process that reaches %s:%d can create trials, report scores "
+                "and end the sweep; set %s (or --token-file) on the chief and its workers",
                 role.host,
                 role.port,
                 TOKEN_ENV,
+            )
+        if role.tls_key_and_cert is None and role.host not in ("127.0.0.1", "localhost", "::1"):
+            logger.warning(
+                "[chief] plaintext gRPC on %s: the token can be read off the network; pass --tls-cert and "
+                "--tls-key (and --tls-ca on the workers)",
+                role.host,
             )
         while not (leases.all_done() and all(chief_may_exit(servicer.oracle) for servicer in servicers)):
             if any(servicer.failure_limit_reached for servicer in servicers):

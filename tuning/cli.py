@@ -84,7 +84,16 @@ def dispatch(args: argparse.Namespace) -> int:
                 config,
                 run_dir,
                 overwrite=args.overwrite,
-                role=parse_role(args.role, args.oracle, args.worker_id, args.token_file),
+                role=parse_role(
+                    args.role,
+                    args.oracle,
+                    args.worker_id,
+                    args.token_file,
+                    insecure=args.insecure,
+                    tls_cert=args.tls_cert,
+                    tls_key=args.tls_key,
+                    tls_ca=args.tls_ca,
+                ),
                 workers=args.workers,
                 max_worker_restarts=args.max_worker_restarts,
             )
@@ -110,20 +119,17 @@ def dispatch(args: argparse.Namespace) -> int:
         from rnnsweep.tuning.backends import use_backend
 
         use_backend("tensorflow")  # whatever KERAS_BACKEND says: an export cleans text with TensorFlow string ops
-        from rnnsweep.tuning.predict import predict_file, predict_texts
+        from rnnsweep.tuning.predict import predict_command
 
-        if bool(args.texts) == bool(args.input):
-            raise InputError("pass either texts or --input FILE (one of them)")
-        if args.input:
-            result = predict_file(args.model, args.input, text_column=args.text_column, output_path=args.output)
-        else:
-            result = predict_texts(args.model, args.texts)
-            if args.output:
-                result.to_csv(args.output, index=False)
-        if not args.output:
-            print(result.to_csv(index=False), end="")
-        else:
-            print(args.output)
+        printed = predict_command(
+            args.model,
+            args.texts,
+            input_path=args.input,
+            text_column=args.text_column,
+            output_path=args.output,
+            overwrite=args.overwrite,
+        )
+        print(printed, end="")
     return 0
 
 

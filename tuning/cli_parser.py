@@ -136,6 +136,17 @@ def _distributed_flags(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the sweep's shared secret, first line (default: $RNNSWEEP_TOKEN; the chief refuses calls without it)",
     )
+    group.add_argument(
+        "--insecure",
+        action="store_true",
+        help="let a chief start without a token: any process that reaches its ports can then run, end or "
+        "rewrite the sweep's trials",
+    )
+    group.add_argument("--tls-cert", metavar="FILE", help="the chief's TLS certificate (PEM), with --tls-key")
+    group.add_argument("--tls-key", metavar="FILE", help="the chief's TLS private key (PEM), with --tls-cert")
+    group.add_argument(
+        "--tls-ca", metavar="FILE", help="a worker's trusted certificate (PEM) for a chief that serves TLS"
+    )
 
 
 def _retrain_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
@@ -216,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", metavar="FILE", help="CSV/TSV/JSON Lines file of texts")
     predict.add_argument("--text-column", default="text", metavar="COL", help="text column of --input")
     predict.add_argument("--output", metavar="FILE", help="write predictions to this CSV instead of printing")
+    predict.add_argument("--overwrite", action="store_true", help="replace a file already at --output")
     run = sub.add_parser("run", help="every stage: data, tune, retrain, report", formatter_class=HelpFormatter)
     _data_flags(run)
     _search_flags(run)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import tomllib
 from pathlib import Path
 
 import tomli_w
 
-from rnnsweep.data_prep.config import DataConfig, resolve_preset
+from rnnsweep.data_prep.config import DataConfig, check_types, resolve_preset
 from rnnsweep.data_prep.errors import InputError, check_one_of, check_positive_int
 from rnnsweep.data_prep.files import write_atomically
 from rnnsweep.data_prep.layout import RunLayout
+from rnnsweep.data_prep.run_dir import check_safe_name, check_writable_run_dir, claim_run_dir, remove_generated
 from rnnsweep.models.architectures import ARCHITECTURES, resolve_architectures
 from rnnsweep.models.objective import OBJECTIVES
 from rnnsweep.models.search_space import default_search_space
@@ -89,6 +89,7 @@ class SearchConfig:
     custom_architectures: dict = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
+        check_types("search", self)
         check_one_of("tuner", self.tuner, TUNERS)
         check_one_of("objective", self.objective, OBJECTIVES)
         check_one_of("backend", self.backend, BACKENDS)
@@ -146,6 +147,7 @@ class RetrainConfig:
     mixed_precision: bool = False
 
     def validate(self) -> None:
+        check_types("retrain", self)
         if self.top < 0:
             raise InputError(f"top must be >= 0. Received: top={self.top!r}")
         check_positive_int("epochs", self.epochs)
@@ -170,6 +172,7 @@ class ReportConfig:
     compare: list[str] = dataclasses.field(default_factory=lambda: ["simple_rnn", "lstm"])
 
     def validate(self) -> None:
+        check_types("report", self)
         check_positive_int("error_examples", self.error_examples)
         if len(self.compare) != 2:
             raise InputError(f"compare must name two architectures. Received: compare={self.compare!r}")
@@ -318,8 +321,12 @@ def save_config(config: Config, path: Path) -> None:
 
 
 def default_run_dir(config: Config, name: str | None = None) -> Path:
-    """`runs/NAME`, NAME defaulting to the data preset."""
-    return Path("runs") / (name or config.data.preset)
+    """`runs/NAME`, NAME defaulting to the data preset.
+
+    Raises:
+        InputError: `name` is not a safe folder name (`run_dir.check_safe_name`).
+    """
+    return Path("runs") / check_safe_name("--name", name or config.data.preset)
 
 
 # Settings a run may be resumed with other values of: the lease changes no result, and a
@@ -337,17 +344,37 @@ def _changed_settings(saved: dict, wanted: dict, sections=("data", "search")) ->
     ]
 
 
+def read_saved_settings(run_dir: Path) -> dict | None:
+    """`RUN_DIR/config.toml` as a dict, or None when there is none.
+
+    Raises:
+        InputError: The file is not valid TOML or not a table of sections.
+    """
+    path = RunLayout(run_dir).config
+    if not path.is_file():
+        return None
+    try:
+        saved = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise InputError(
+            f"{path}: damaged, not valid TOML ({error}); pass --overwrite to start the run again, "
+            "or --name NAME for a new run directory"
+        ) from None
+    if not all(isinstance(values, dict) for values in saved.values()):
+        raise InputError(f"{path}: damaged, not a table of sections; pass --overwrite to start the run again")
+    return saved
+
+
 def check_same_settings(run_dir: Path, config: Config) -> None:
     """Refuse to mix a run directory's saved data and search with other settings.
 
     Raises:
-        InputError: `RUN_DIR/config.toml` differs in [data] or [search]; names the
-            keys and the two ways out.
+        InputError: `RUN_DIR/config.toml` is damaged or differs in [data] or [search];
+            names the keys and the two ways out.
     """
-    path = RunLayout(run_dir).config
-    if not path.is_file():
+    saved = read_saved_settings(run_dir)
+    if saved is None:
         return
-    saved = tomllib.loads(path.read_text())
     wanted = tomllib.loads(tomli_w.dumps(config.to_dict()))  # same types as the saved side
     changed = _changed_settings(saved, wanted)
     if changed:
@@ -357,23 +384,32 @@ def check_same_settings(run_dir: Path, config: Config) -> None:
         )
 
 
-def open_run(run_dir: Path, config: Config, *, overwrite: bool = False) -> Path:
-    """Prepare `run_dir` for `config`: wipe it (overwrite), check it matches, save config.toml.
+def check_run_can_open(run_dir: Path, config: Config, *, overwrite: bool = False) -> None:
+    """Everything `open_run` checks, writing nothing: the folder is rnnsweep's to write
+    (`run_dir.check_writable_run_dir`) and, unless `overwrite`, holds the same settings.
 
     Raises:
-        InputError: The saved settings differ and `overwrite` is False.
+        InputError: As `open_run`.
+    """
+    check_writable_run_dir(run_dir)
+    if not overwrite:
+        check_same_settings(run_dir, config)
+
+
+def open_run(run_dir: Path, config: Config, *, overwrite: bool = False) -> Path:
+    """Prepare `run_dir` for `config`: claim it (marker first), wipe what rnnsweep wrote there
+    (overwrite), check the settings match, save config.toml.
+
+    Raises:
+        InputError: `run_dir` is not rnnsweep's to write (a file, another program's folder,
+            no permission), or the saved settings differ and `overwrite` is False.
     """
     run_dir = Path(run_dir)
-    layout = RunLayout(run_dir)
+    check_run_can_open(run_dir, config, overwrite=overwrite)
+    claim_run_dir(run_dir)
     if overwrite:
-        for path in layout.generated():
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
-    check_same_settings(run_dir, config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, layout.config)
+        remove_generated(run_dir)
+    save_config(config, RunLayout(run_dir).config)
     return run_dir
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.layout import RunLayout
+from rnnsweep.data_prep.run_dir import check_safe_name
 from rnnsweep.tuning.threads import available_cores, recurrent_thread_settings, user_thread_settings
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,12 @@ class Role:
         port: First port; architecture i uses port + i.
         worker_id: A worker's id, unique in the sweep; a restarted worker must reuse it
             to pick up the trial it was running.
-        token: The sweep's shared secret (None: the chief accepts any caller).
+        token: The sweep's shared secret (None: the chief accepts any caller, which
+            `parse_role` allows only with `insecure`).
+        tls_key_and_cert: The chief's TLS private key and certificate, PEM (default None:
+            plaintext gRPC).
+        tls_ca: The certificate a worker trusts for the chief's TLS, PEM (default None:
+            plaintext gRPC).
     """
 
     role: str
@@ -68,6 +74,8 @@ class Role:
     port: int
     worker_id: str | None = None
     token: str | None = dataclasses.field(default=None, repr=False)  # never in a log line
+    tls_key_and_cert: tuple[bytes, bytes] | None = dataclasses.field(default=None, repr=False)
+    tls_ca: bytes | None = dataclasses.field(default=None, repr=False)
 
     @property
     def tuner_id(self) -> str:
@@ -85,28 +93,80 @@ def read_token(token_file: str | Path | None) -> str | None:
     path = Path(token_file)
     if not path.is_file():
         raise InputError(f"{path}: no such token file; check --token-file")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    if path.stat().st_mode & 0o077:
+        logger.warning("%s: the token file can be read by other users; make it private with `chmod 600 %s`", path, path)
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     token = lines[0].strip() if lines else ""
     if not token:
         raise InputError(f"{path}: the token file's first line is empty; write the sweep's token there")
     return token
 
 
+def _read_pem(flag: str, path: str) -> bytes:
+    """The bytes of a PEM file named by `flag`.
+
+    Raises:
+        InputError: The file is missing or holds no PEM block.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"{file}: no such file; check {flag}")
+    content = file.read_bytes()
+    if b"-----BEGIN " not in content:
+        raise InputError(f"{file}: not a PEM file (no -----BEGIN line); pass a PEM certificate or key with {flag}")
+    return content
+
+
 def parse_role(
-    role: str | None, oracle: str | None, worker_id: str | None, token_file: str | None = None
+    role: str | None,
+    oracle: str | None,
+    worker_id: str | None,
+    token_file: str | None = None,
+    *,
+    insecure: bool = False,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    tls_ca: str | None = None,
 ) -> Role | None:
-    """Validate the `--role`, `--oracle HOST:PORT`, `--worker-id` and `--token-file` flags.
+    """Validate the `--role`, `--oracle HOST:PORT`, `--worker-id`, `--token-file`,
+    `--insecure` and `--tls-*` flags.
+
+    A chief needs the sweep's token (`read_token`) unless `insecure` is True: without one,
+    any process that reaches its ports can end, fail or rewrite trials.
+
+    Args:
+        role: "chief", "worker" or None (a single-process sweep).
+        oracle: The chief's "HOST:PORT".
+        worker_id: A worker's id (letters, digits, `_`, `-`: it names keras-tuner's files).
+        token_file: A file whose first line is the token (default None: `$RNNSWEEP_TOKEN`).
+        insecure: Let a chief start without a token (default False).
+        tls_cert, tls_key: The chief's TLS certificate and key, PEM files (default None).
+        tls_ca: The certificate a worker trusts for the chief's TLS, a PEM file (default None).
 
     Returns:
-        The role with the sweep's token (`read_token`), or None for an ordinary
+        The role with the sweep's token and TLS material, or None for an ordinary
         single-process sweep.
 
     Raises:
-        InputError: A flag is missing or malformed.
+        InputError: A flag is missing, malformed, or given to the wrong role; a chief
+            without a token and without `insecure`.
     """
+    given = [
+        flag
+        for flag, value in (
+            ("--oracle", oracle),
+            ("--worker-id", worker_id),
+            ("--token-file", token_file),
+            ("--insecure", insecure or None),
+            ("--tls-cert", tls_cert),
+            ("--tls-key", tls_key),
+            ("--tls-ca", tls_ca),
+        )
+        if value is not None
+    ]
     if role is None:
-        if oracle or worker_id is not None or token_file is not None:
-            raise InputError("--oracle, --worker-id and --token-file need --role chief or --role worker")
+        if given:
+            raise InputError(f"{', '.join(given)} need(s) --role chief or --role worker")
         return None
     if role not in ("chief", "worker"):
         raise InputError(f"Expected one of ['chief', 'worker']. Received: role={role!r}")
@@ -117,9 +177,35 @@ def parse_role(
         raise InputError(f"--oracle must be HOST:PORT with a port from 1 to 65535. Received: oracle={oracle!r}")
     if role == "worker" and not worker_id:
         raise InputError("--role worker needs --worker-id ID (unique per worker; reuse it when restarting one)")
+    if role == "worker":
+        check_safe_name("--worker-id", worker_id)  # keras-tuner names a file after it
     if role == "chief" and worker_id is not None:
         raise InputError("--worker-id is for workers; the chief has none")
-    return Role(role, host, int(port), worker_id, read_token(token_file))
+    wrong = [f for f, v in (("--tls-cert", tls_cert), ("--tls-key", tls_key), ("--insecure", insecure)) if v]
+    if role == "worker" and wrong:
+        raise InputError(f"{', '.join(wrong)} are for the chief; a worker takes --token-file and --tls-ca")
+    if role == "chief" and tls_ca is not None:
+        raise InputError("--tls-ca is for workers; the chief takes --tls-cert and --tls-key")
+    if (tls_cert is None) != (tls_key is None):
+        raise InputError("--tls-cert and --tls-key go together: pass both (the chief's certificate and its key)")
+    token = read_token(token_file)
+    if role == "chief" and token is None and not insecure:
+        raise InputError(
+            f"a chief needs the sweep's token: set ${TOKEN_ENV} or --token-file FILE (first line a long random "
+            "string, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`) on the chief and "
+            "its workers, or pass --insecure to let any process that reaches its ports run the sweep"
+        )
+    if role == "chief" and token is not None and insecure:
+        raise InputError("--insecure is for a chief without a token, and a token was given; drop --insecure")
+    return Role(
+        role,
+        host,
+        int(port),
+        worker_id,
+        token,
+        tls_key_and_cert=(_read_pem("--tls-key", tls_key), _read_pem("--tls-cert", tls_cert)) if tls_cert else None,
+        tls_ca=_read_pem("--tls-ca", tls_ca) if tls_ca else None,
+    )
 
 
 @contextlib.contextmanager

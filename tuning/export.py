@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import keras
@@ -178,6 +179,13 @@ def load_text_model(path: Path) -> keras.Model:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such model file; pass a RUN_DIR/models/<architecture>/export.keras")
+    # Only the Keras v3 format, whose safe mode refuses code in the file; Keras ignores safe mode
+    # for the legacy HDF5 format (.h5), so such a file could run its code here.
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        raise InputError(
+            f"{path}: not a .keras model file (rnnsweep loads only the Keras v3 format, in safe mode); "
+            "pass an export.keras written by `rnnsweep retrain`"
+        )
     if keras.backend.backend() != "tensorflow":
         raise InputError(
             f"{path}: an exported model runs on Keras's TensorFlow backend (its text cleaning is TensorFlow string "
@@ -187,10 +195,14 @@ def load_text_model(path: Path) -> keras.Model:
     try:
         model = keras.models.load_model(path, safe_mode=True)
     except Exception as error:  # noqa: BLE001 - any load failure means "not one of ours"
-        raise InputError(
-            f"{path}: cannot be loaded as a Keras model ({type(error).__name__}); "
-            "pass an export.keras written by `rnnsweep retrain`"
-        ) from None
+        # Safe mode refuses a Lambda layer (code in the file) with a ValueError, before running it.
+        refused = "safe_mode" in str(error)
+        problem = (
+            "holds code (a Lambda layer), which safe mode refuses to run"
+            if refused
+            else f"cannot be loaded as a Keras model ({type(error).__name__})"
+        )
+        raise InputError(f"{path}: {problem}; pass an export.keras written by `rnnsweep retrain`") from None
     if not any(isinstance(layer, ClassProbabilities) for layer in model.layers):
         raise InputError(
             f"{path}: is a Keras model but not an rnnsweep export; pass an export.keras written by `rnnsweep retrain`"

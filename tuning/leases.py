@@ -51,9 +51,24 @@ class _ToChief(grpc.UnaryUnaryClientInterceptor):
 RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 500), ("grpc.max_reconnect_backoff_ms", 2000)]
 
 
-def chief_channel(address: str, *, token: str | None, tuner_id: str | None) -> grpc.Channel:
-    """A channel to the chief at `address` ("HOST:PORT") that sends the token and the worker's id."""
-    return grpc.intercept_channel(grpc.insecure_channel(address, options=RECONNECT_OPTIONS), _ToChief(token, tuner_id))
+def chief_channel(
+    address: str, *, token: str | None, tuner_id: str | None, tls_ca: bytes | None = None
+) -> grpc.Channel:
+    """A channel to the chief at `address` ("HOST:PORT") that sends the token and the worker's id.
+
+    Args:
+        address: The chief's "HOST:PORT".
+        token: The sweep's token (None: none sent).
+        tuner_id: The worker's keras-tuner id (None: none sent).
+        tls_ca: The certificate to trust for the chief's TLS, PEM (default None: plaintext).
+    """
+    if tls_ca is None:
+        channel = grpc.insecure_channel(address, options=RECONNECT_OPTIONS)
+    else:
+        channel = grpc.secure_channel(
+            address, grpc.ssl_channel_credentials(root_certificates=tls_ca), RECONNECT_OPTIONS
+        )
+    return grpc.intercept_channel(channel, _ToChief(token, tuner_id))
 
 
 class Leases:
@@ -62,40 +77,54 @@ class Leases:
 
     Shared by every architecture's server (gRPC threads) and the chief's loop; `touch` is
     called for every call a worker makes.
+
+    Only workers that took a trial are recorded (`took_trial`): an id that never took one,
+    invented or not, neither keeps the chief alive nor grows its records, which are bounded
+    by the number of trials.
     """
 
     def __init__(self, timeout_s: float):
         self.timeout_s = timeout_s
         self.started = time.monotonic()
+        self.took_trial: set[str] = set()  # workers given a trial at least once
         self.last_contact: dict[str, float] = {}
         self.longest_gap = 0.0  # the longest silence of a worker that then spoke again, in seconds
-        self.seen: set[str] = set()  # workers that asked for trials or work and have not expired
+        self.seen: set[str] = set()  # workers with a trial or waiting for work, not expired
         self.done: set[str] = set()  # workers told that the sweep is over
+        self.told_done = False  # some caller was told the sweep is over
         # (architecture index, trial id) -> the workers it was taken from
         self.taken_back: dict[tuple[int, str], set[str]] = collections.defaultdict(set)
         self.lock = threading.Lock()
 
     def touch(self, tuner_id: str | None) -> None:
-        if tuner_id:
-            now = time.monotonic()
-            with self.lock:
-                if tuner_id in self.last_contact:
-                    self.longest_gap = max(self.longest_gap, now - self.last_contact[tuner_id])
-                self.last_contact[tuner_id] = now
-
-    def join(self, tuner_id: str) -> None:
+        now = time.monotonic()
         with self.lock:
-            self.seen.add(tuner_id)
+            if tuner_id not in self.took_trial:
+                return
+            if tuner_id in self.last_contact:
+                self.longest_gap = max(self.longest_gap, now - self.last_contact[tuner_id])
+            self.last_contact[tuner_id] = now
+
+    def join(self, tuner_id: str, *, took_trial: bool = False) -> None:
+        """`tuner_id` holds a trial (`took_trial`) or, having held one, waits for work."""
+        with self.lock:
+            if took_trial and tuner_id not in self.took_trial:
+                self.took_trial.add(tuner_id)
+                self.last_contact[tuner_id] = time.monotonic()
+            if tuner_id in self.took_trial:
+                self.seen.add(tuner_id)
 
     def finish(self, tuner_id: str) -> None:
         with self.lock:
-            self.seen.add(tuner_id)
-            self.done.add(tuner_id)
+            self.told_done = True
+            if tuner_id in self.took_trial:
+                self.seen.add(tuner_id)
+                self.done.add(tuner_id)
 
     def all_done(self) -> bool:
-        """Every worker seen was told the sweep is over (and at least one was seen)."""
+        """Every worker seen was told the sweep is over (and some caller was told so)."""
         with self.lock:
-            return bool(self.seen) and self.seen <= self.done
+            return self.told_done and self.seen <= self.done
 
     def expire(self) -> list[tuple[str, float]]:
         """Forget the workers silent for longer than `timeout_s`; return (id, seconds silent) of each."""
@@ -115,7 +144,8 @@ class Leases:
             return tuner_id in self.taken_back.get((index, trial_id), ())
 
     def give(self, index: int, trial_id: str, tuner_id: str) -> None:
-        """`tuner_id` was given `trial_id` (again): its reports count."""
+        """`tuner_id` was given `trial_id` (again): its reports count, and it is a worker to wait for."""
+        self.join(tuner_id, took_trial=True)
         with self.lock:
             self.taken_back.get((index, trial_id), set()).discard(tuner_id)
 
@@ -160,7 +190,9 @@ class Heartbeat:
 
     def __init__(self, role: Role):
         self.role = role
-        channel = chief_channel(f"{role.host}:{role.port}", token=role.token, tuner_id=role.tuner_id)
+        channel = chief_channel(
+            f"{role.host}:{role.port}", token=role.token, tuner_id=role.tuner_id, tls_ca=role.tls_ca
+        )
         self._beat = channel.unary_unary(f"/{SERVICE}/Heartbeat")
         self._work = channel.unary_unary(f"/{SERVICE}/NextWork")
         self._taken_back: set[tuple[int, str]] = set()

@@ -10,10 +10,11 @@ from pathlib import Path
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.layout import RunLayout, read_trials
 from rnnsweep.data_prep.prepare import PreparedData, build_prepared, load_prepared, save_prepared
+from rnnsweep.data_prep.run_dir import claim_run_dir, require_run_dir
 from rnnsweep.models.architectures import resolve_architectures
 from rnnsweep.tuning.backends import resolve_backend, use_backend
 from rnnsweep.tuning.baselines import run_baselines
-from rnnsweep.tuning.config import Config, check_same_settings, load_run_config, open_run
+from rnnsweep.tuning.config import Config, check_run_can_open, check_same_settings, load_run_config, open_run
 from rnnsweep.tuning.distributed import (
     DEFAULT_MAX_WORKER_RESTARTS,
     Role,
@@ -38,8 +39,7 @@ def data_stage(config: Config, run_dir: Path, *, overwrite: bool = False) -> Pre
     Raises:
         InputError: Bad settings or data, or a run directory holding other settings.
     """
-    if not overwrite:
-        check_same_settings(run_dir, config)
+    check_run_can_open(run_dir, config, overwrite=overwrite)
     prepared = build_prepared(config.data)
     open_run(run_dir, config, overwrite=overwrite)
     data = save_prepared(prepared, run_dir)
@@ -101,6 +101,7 @@ def tune_stage(
         exit_with_launcher()
     if role is not None and role.role == "worker":
         # Workers never write shared state before the chief has: they only check it.
+        require_run_dir(run_dir)
         check_same_settings(run_dir, config)
         load_prepared(run_dir)
         return _run_search(run_dir, config, tuner_options=tuner_options, role=role)
@@ -169,12 +170,15 @@ def retrain_stage(run_dir: Path, overrides: dict | None = None) -> dict:
     """
     from rnnsweep.tuning.retrain import retrain_best
 
+    require_run_dir(run_dir)
     config = load_run_config(run_dir, overrides)
     use_backend(resolve_backend(config.search.backend, config.search.architectures))  # before Keras starts
     data = load_prepared(run_dir)  # read once, for every model and baseline
     read_trials(run_dir)  # a half-made run fails here, before anything is written
     if overrides:
         open_run(run_dir, config)
+    else:
+        claim_run_dir(run_dir)  # an earlier release's run is adopted (marker written) before results are
     results = retrain_best(run_dir, config, data=data)
     results["baselines"] = run_baselines(
         run_dir, data=data, objective=config.search.objective, balance=config.data.balance, seed=config.data.seed
@@ -187,6 +191,7 @@ def report_stage(run_dir: Path) -> Path:
     """Write `RUN_DIR/report/index.html` from saved artifacts; return its path."""
     from rnnsweep.reports.build import build_report
 
+    claim_run_dir(require_run_dir(run_dir))
     index = build_report(run_dir)
     figures = len(list(index.parent.glob("*.png")))
     logger.info("report: %s and %d figures in %s", index.name, figures, index.parent)

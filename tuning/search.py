@@ -45,6 +45,7 @@ def search_architecture(
     max_trials: int | None = None,
     tuner_options: dict | None = None,
     token: str | None = None,
+    tls_ca: bytes | None = None,
     heartbeat: Heartbeat | None = None,
     index: int = 0,
 ) -> None:
@@ -60,6 +61,7 @@ def search_architecture(
             `config.search.max_trials`).
         tuner_options: Extra keyword arguments for the tuner (default None).
         token: A worker's token for the chief (default None).
+        tls_ca: The certificate a worker trusts for the chief's TLS, PEM (default None: plaintext).
         heartbeat: A worker's heartbeat to the chief, which says when a trial was taken
             back from it (default None: not a worker).
         index: The architecture's place in the sweep, as the chief numbers them (default 0).
@@ -89,7 +91,7 @@ def search_architecture(
     if max_trials is not None and search.tuner != "hyperband":
         options["max_trials"] = max_trials
     with atomic_state_files():
-        tuner = make_tuner(config, architecture, data, RunLayout(run_dir).search, token=token, **options)
+        tuner = make_tuner(config, architecture, data, RunLayout(run_dir).search, token=token, tls_ca=tls_ca, **options)
         tuner.progress = functools.partial(progress, architecture.name)
         tuner.heartbeat, tuner.architecture_index = heartbeat, index
         try:
@@ -183,6 +185,7 @@ def run_search(
                                 progress=progress,
                                 tuner_options=tuner_options,
                                 token=role.token if role else None,
+                                tls_ca=role.tls_ca if role else None,
                                 heartbeat=heartbeat,
                                 index=index,
                             )

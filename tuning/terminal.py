@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from rnnsweep.data_prep.layout import RunLayout
+from rnnsweep.data_prep.run_dir import owns
 
 
 @contextlib.contextmanager
@@ -55,9 +56,10 @@ def _writes_to_descriptor_2(stream) -> bool:
 
 
 def save_log(run_dir: Path | None, name: str, text: str) -> Path | None:
-    """Append `text` to `RUN_DIR/logs/NAME.log` when the run directory exists (nothing is
-    created for a run that bad input stopped); return the log's path, or None."""
-    if run_dir is None or not text or not Path(run_dir).is_dir():
+    """Append `text` to `RUN_DIR/logs/NAME.log` when the run directory is rnnsweep's (marked:
+    nothing is created for a run that bad input stopped, nor in another program's folder);
+    return the log's path, or None."""
+    if run_dir is None or not text or not owns(run_dir):
         return None
     folder = RunLayout(run_dir).logs
     folder.mkdir(exist_ok=True)

@@ -75,7 +75,7 @@ def chief_may_exit(oracle) -> bool:
     return _kt_oracle_chief.exit_chief(oracle) and not oracle._retry_queue
 
 
-def connect_to_chief(oracle, token: str | None) -> None:
+def connect_to_chief(oracle, token: str | None, tls_ca: bytes | None = None) -> None:
     """Rebuild a worker's keras-tuner oracle client channel (`leases.chief_channel`): quick
     reconnects, a bounded wait, and the sweep's token and the worker's id on every call.
 
@@ -86,7 +86,7 @@ def connect_to_chief(oracle, token: str | None) -> None:
     if not isinstance(oracle, _kt_oracle_client.OracleClient):
         return
     address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
-    channel = chief_channel(address, token=token, tuner_id=os.environ["KERASTUNER_TUNER_ID"])
+    channel = chief_channel(address, token=token, tuner_id=os.environ["KERASTUNER_TUNER_ID"], tls_ca=tls_ca)
     oracle.stub = _kt_protos.get_service_grpc().OracleStub(channel)
 
 
@@ -310,6 +310,7 @@ def make_tuner(
     project_root: Path,
     *,
     token: str | None = None,
+    tls_ca: bytes | None = None,
     **tuner_options,
 ) -> keras_tuner.Tuner:
     """A keras-tuner tuner for one architecture, resuming its project if one exists.
@@ -320,6 +321,7 @@ def make_tuner(
         data: The prepared data (for vocabulary, length and classes).
         project_root: Folder holding one project per architecture.
         token: The sweep's token, sent by a worker with every call (default None).
+        tls_ca: The certificate a worker trusts for the chief's TLS, PEM (default None: plaintext).
         **tuner_options: Passed on to the tuner (e.g. `distribution_strategy`).
 
     Returns:
@@ -349,5 +351,5 @@ def make_tuner(
     if search.median_stopping and search.tuner != "hyperband":  # Hyperband stops trials its own way
         tuner.median_stopping_min_trials = search.median_stopping_min_trials
     forget_ended_retries(tuner.oracle)
-    connect_to_chief(tuner.oracle, token)
+    connect_to_chief(tuner.oracle, token, tls_ca)
     return tuner
