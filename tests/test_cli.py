@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -117,9 +118,113 @@ BAD_INPUTS = {
         ["data", "--data", "missing.csv", *CLOTHING, "--overwrite"],
         "missing.csv: no such file",
     ),
-    "retrain a missing run": ({}, ["retrain", "run"], "no config.toml"),
+    "retrain a missing run": ({}, ["retrain", "run"], "run: not a run directory"),
     "retrain a half-made run": ("prepared", ["retrain", "run"], "trials.csv: no trials table"),
-    "report a run with no results": ({"run/notes.txt": b"x"}, ["report", "run"], "no data/summary.json"),
+    "report a folder that is no run": ({"run/notes.txt": b"x"}, ["report", "run"], "run: not a run directory"),
+    # Archives: damaged, encrypted, too large once decompressed, or holding several files.
+    "damaged deflate stream in a gzip": (
+        "damaged gzip",
+        ["data", "--data", "d.csv.gz", *CLOTHING],
+        "d.csv.gz: cannot be decompressed (Error -3",
+    ),
+    "damaged deflate stream in a zip": (
+        "damaged zip",
+        ["data", "--data", "d.csv.zip", *CLOTHING],
+        "d.csv.zip: cannot be decompressed (Error -3",
+    ),
+    "encrypted zip": ("encrypted zip", ["data", "--data", "e.csv.zip", *CLOTHING], "e.csv.zip: the zip is encrypted"),
+    "zip of two files": ("two-file zip", ["data", "--data", "two.csv.zip", *CLOTHING], "found 2"),
+    "decompressed input over max_input_bytes": (
+        "gzip",
+        ["data", "--data", "r.csv.gz", *CLOTHING, "--config", "c.toml"],
+        "more than 1,000 bytes of data (max_input_bytes)",
+    ),
+    # The file's content.
+    "a header naming a column twice": (
+        {"dup.csv": b"Title,Review Text,Rating,Rating\n,nice dress,5,4\n"},
+        ["data", "--data", "dup.csv", *CLOTHING],
+        "dup.csv: the header names column 'Rating' more than once",
+    ),
+    "a NUL byte past the first 8 KB": (
+        "late NUL",
+        ["data", "--data", "nul.csv", *CLOTHING],
+        "nul.csv: holds a NUL byte",
+    ),
+    "a vectors header claiming 10^12 words": (
+        {"c.toml": b'[data]\nembeddings_path = "v.txt"\n', "v.txt": b"1000000000000 2\ndress 0.1 0.2\n"},
+        ["data", "--config", "c.toml", "--data", "r.csv", *CLOTHING],
+        "v.txt: the header line says 1000000000000 words",
+    ),
+    # The output folder: a file, another program's folder, a damaged or foreign config.toml.
+    "output is a file": ({"run": b"my notes"}, ["data", "--data", "r.csv", *CLOTHING], "run: is a file"),
+    "output holds another program's files": (
+        {"run/notes.txt": b"mine"},
+        ["data", "--data", "r.csv", *CLOTHING],
+        "run: holds files rnnsweep did not write ('notes.txt')",
+    ),
+    "output holds another program's files, with --overwrite": (
+        {"run/models/__init__.py": b"x = 1", "run/config.toml": b"[tool]\nx = 1\n"},
+        ["run", "--data", "r.csv", *CLOTHING, "--overwrite"],
+        "run: holds files rnnsweep did not write ('config.toml', 'models')",
+    ),
+    "damaged config.toml in a run": ("damaged config", ["tune", "--data", "r.csv", *CLOTHING], "config.toml: damaged"),
+    "damaged marker": ("damaged marker", ["data", "--data", "r.csv", *CLOTHING], "rnnsweep-run.json: damaged"),
+    # Config values of the wrong type or range, each named.
+    "dropout as a number, not a list": (
+        {"c.toml": b"[search.space]\ndropout = 1.5\n"},
+        ["tune", "--config", "c.toml", "--data", "r.csv", *CLOTHING],
+        "[search.space] dropout must be a list",
+    ),
+    "a boolean as a string": (
+        {"c.toml": b'[data]\nlowercase = "false"\n'},
+        ["data", "--config", "c.toml", "--data", "r.csv", *CLOTHING],
+        "[data] lowercase must be true or false. Received: lowercase='false'",
+    ),
+    "a number as a string": (
+        {"c.toml": b'[retrain]\nepochs = "4"\n'},
+        ["run", "--config", "c.toml", "--data", "r.csv", *CLOTHING],
+        "[retrain] epochs must be a whole number",
+    ),
+    "a class listed twice": (
+        {"c.toml": b'[data]\nlabels = "categorical"\nclasses = ["a", "b", "a"]\n'},
+        ["data", "--config", "c.toml", "--data", "r.csv", *CLOTHING],
+        "classes must list each class once",
+    ),
+    "a section that is not a table": ({"c.toml": b"search = 3\n"}, ["tune", "--config", "c.toml"], "[search] must be"),
+    # Names that would become paths.
+    "an architecture name with ..": (
+        {"c.toml": b'[search.custom_architectures."../../x"]\ncell = "gru"\ndepth = 1\n'},
+        ["tune", "--config", "c.toml", "--data", "r.csv", *CLOTHING],
+        "Received: search.custom_architectures name='../../x'",
+    ),
+    "an absolute architecture name": (
+        {"c.toml": b'[search.custom_architectures."/tmp/thesis"]\ncell = "gru"\ndepth = 1\n'},
+        ["run", "--config", "c.toml", "--data", "r.csv", *CLOTHING],
+        "name='/tmp/thesis'",
+    ),
+    "a worker id with a slash": (
+        {},
+        ["tune", "--role", "worker", "--oracle", "127.0.0.1:7000", "--worker-id", "../w", "--data", "r.csv"],
+        "--worker-id must be letters",
+    ),
+    "a chief without a token": (
+        {},
+        ["tune", "--role", "chief", "--oracle", "127.0.0.1:7000", "--data", "r.csv", *CLOTHING],
+        "a chief needs the sweep's token",
+    ),
+    "TLS certificate without its key": (
+        {"cert.pem": b"-----BEGIN CERTIFICATE-----\n"},
+        ["tune", "--role", "chief", "--oracle", "127.0.0.1:7000", "--insecure", "--tls-cert", "cert.pem"],
+        "--tls-cert and --tls-key go together",
+    ),
+    # Model files.
+    "predict an HDF5 model": ({"m.h5": b"\x89HDF\r\n"}, ["predict", "m.h5", "text"], "m.h5: not a .keras model file"),
+    "predict a .keras file that is no zip": ({"m.keras": b"junk"}, ["predict", "m.keras", "x"], "not a .keras model"),
+    "predict over an existing file": (
+        {"mine.csv": b"my own table"},
+        ["predict", str(FIXTURES / "legacy_export.keras"), "lovely", "--output", "mine.csv"],
+        "mine.csv: exists; pass --overwrite",
+    ),
     "predict a missing model": ({}, ["predict", "none.keras", "some text"], "none.keras: no such model file"),
     "predict with a model that is not an export": (
         {},
@@ -128,7 +233,7 @@ BAD_INPUTS = {
     ),
     "predict a file without the text column": (
         {"in.csv": b"body\nlovely dress\n"},
-        ["predict", str(FIXTURES / "legacy_export.keras"), "--input", "in.csv", "--output", "run/out.csv"],
+        ["predict", str(FIXTURES / "legacy_export.keras"), "--input", "in.csv", "--output", "out.csv"],
         "no text column 'text'",
     ),
 }
@@ -141,19 +246,56 @@ def _tree(folder: Path) -> dict[str, bytes] | None:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def _special_files(kind: str, folder: Path) -> dict:
+    """The files of a table row that are made rather than written out (archives, prepared runs)."""
+    import gzip
+    import zipfile
+
+    good = (folder / "r.csv").read_bytes()
+    if kind == "truncated":
+        full = gzip.compress(good)
+        return {"t.csv.gz": full[: len(full) // 2]}
+    if kind == "damaged gzip":
+        full = bytearray(gzip.compress(good * 20))
+        full[20:84] = b"\xff" * 64  # inside the first deflate block: zlib.error, header and trailer intact
+        return {"d.csv.gz": bytes(full)}
+    if kind in ("damaged zip", "encrypted zip", "two-file zip"):
+        name = {"damaged zip": "d.csv.zip", "encrypted zip": "e.csv.zip", "two-file zip": "two.csv.zip"}[kind]
+        with zipfile.ZipFile(folder / name, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("reviews.csv", good * 20)
+            if kind == "two-file zip":
+                archive.writestr("more.csv", good)
+        raw = bytearray((folder / name).read_bytes())
+        if kind == "damaged zip":
+            start = 30 + len("reviews.csv")  # the member's data, after its local header
+            raw[start + 40 : start + 104] = b"\xff" * 64
+        elif kind == "encrypted zip":
+            for at in (6, raw.rfind(b"PK\x01\x02") + 8):  # the flag of the local and the central header
+                raw[at] |= 0x1
+        return {name: bytes(raw)}
+    if kind == "gzip":
+        return {"r.csv.gz": gzip.compress(good), "c.toml": b"[data]\nmax_input_bytes = 1000\n"}
+    if kind == "late NUL":
+        return {"nul.csv": good * 10 + b",lovely \x00 dress,5\n"}
+    assert main(["-q", "data", "--data", "r.csv", *CLOTHING, "--output", "run"]) == 0
+    if kind == "damaged config":
+        return {"run/config.toml": b"[data\n"}
+    if kind == "damaged marker":
+        return {"run/rnnsweep-run.json": b"{not json"}
+    return {}  # "prepared", "existing": a finished data stage
+
+
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys, case):
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeypatch, capfd, case):
     files, argv, message = BAD_INPUTS[case]
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RNNSWEEP_TOKEN", raising=False)
+    # An internal error's log would land in the temporary folder: an empty one of its own here.
+    (tmp_path / ".tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / ".tmp"))
     write_csv(tmp_path / "r.csv", GOOD)
-    if files == "truncated":
-        import gzip
-
-        full = gzip.compress((tmp_path / "r.csv").read_bytes())
-        files = {"t.csv.gz": full[: len(full) // 2]}
-    elif files in ("prepared", "existing"):
-        assert main(["-q", "data", "--data", "r.csv", *CLOTHING, "--output", "run"]) == 0
-        files = {}
+    if isinstance(files, str):
+        files = _special_files(files, tmp_path)
     for name, content in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, bytes):
@@ -163,16 +305,19 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeypatc
     command, *rest = argv
     if command in ("data", "tune", "run"):
         rest += ["--output", "run"]
-    before = _tree(tmp_path / "run")
-    capsys.readouterr()
+    before = _tree(tmp_path)
+    capfd.readouterr()
     with pytest.raises(SystemExit) if "invalid choice" in message else contextlib.nullcontext() as exited:
         code = main([command, *rest])
     code = exited.value.code if exited else code
-    err = capsys.readouterr().err.strip().splitlines()
+    captured = capfd.readouterr()  # file descriptor 2 itself: native libraries' lines too
+    err = captured.err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and err[0].startswith(f"rnnsweep {command}: error: "), err
-    assert message in err[0] and "Traceback" not in err[0], err
-    assert _tree(tmp_path / "run") == before  # absent stays absent; an existing run is left as it was
+    assert message in err[0] and "Traceback" not in captured.err, err
+    assert captured.out == ""
+    # Nothing written anywhere: absent stays absent, an existing run and the user's files as they were.
+    assert _tree(tmp_path) == before
     assert not (tmp_path / "runs").exists()
 
 

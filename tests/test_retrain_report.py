@@ -251,7 +251,7 @@ def test_predict_csv_and_bad_inputs(tiny_run, tmp_path):
     with pytest.raises(InputError, match="no such model file"):
         predict_texts(tmp_path / "missing.keras", ["x"])
     (tmp_path / "junk.keras").write_bytes(b"not a zip")
-    with pytest.raises(InputError, match="cannot be loaded as a Keras model"):
+    with pytest.raises(InputError, match="not a .keras model file"):
         predict_texts(tmp_path / "junk.keras", ["x"])
     with pytest.raises(InputError, match="not an rnnsweep export"):
         predict_texts(tiny_run / "models" / "gru1" / "model.keras", ["x"])

@@ -62,6 +62,8 @@ def _overrides(args: argparse.Namespace) -> dict:
 def _run_dir(args, config) -> Path:
     from rnnsweep.tuning.config import default_run_dir
 
+    if args.output and args.name:
+        raise InputError(f"--output and --name both name the run directory; pass one. Received: --name={args.name!r}")
     return Path(args.output) if args.output else default_run_dir(config, args.name)
 
 
