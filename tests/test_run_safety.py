@@ -40,6 +40,7 @@ def user_project(tmp_path, monkeypatch) -> Path:
     (project / "data").mkdir(parents=True)
     (project / "models").mkdir()
     write_csv(project / "data" / "reviews.csv", make_reviews(80))
+    (project / "data" / "summary.json").write_text('{"rows": 80, "by": "my own script"}\n')
     (project / "models" / "__init__.py").write_text("WEIGHTS = 'mine'\n")
     (project / "notes.md").write_text("my thesis notes\n")
     (project / "config.toml").write_text("[tool.black]\nline-length = 99\n")
