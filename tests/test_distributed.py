@@ -27,6 +27,8 @@ ENV = {
     "PYTHONUNBUFFERED": "1",
     "TF_NUM_INTRAOP_THREADS": "1",
     "TF_NUM_INTEROP_THREADS": "1",
+    # A chief started by hand needs the sweep's token (or --insecure); workers send it.
+    "RNNSWEEP_TOKEN": "the tests' token",
 }
 
 CONFIG = (
@@ -389,6 +391,130 @@ def test_auto_workers(monkeypatch):
     assert resolve_workers("auto", search) == 3  # one worker per GPU
 
 
+def _self_signed(folder: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with openssl."""
+    cert, key = folder / f"{name}.pem", folder / f"{name}.key"
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        capture_output=True,
+        text=True,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"openssl could not make a certificate: {made.stderr[-300:]}")
+    return cert, key
+
+
+def _heartbeat(port: int, *, tls_ca: bytes | None, timeout: float = 20):
+    from rnnsweep.tuning.leases import SERVICE, chief_channel
+
+    channel = chief_channel(f"127.0.0.1:{port}", token=ENV["RNNSWEEP_TOKEN"], tuner_id="tuner9", tls_ca=tls_ca)
+    return json.loads(channel.unary_unary(f"/{SERVICE}/Heartbeat")(b"", timeout=timeout, wait_for_ready=True))
+
+
+def test_a_chief_over_tls_serves_only_workers_that_trust_its_certificate(tmp_path):
+    import grpc
+
+    config = CONFIG.replace("max_trials = 3", "max_trials = 1").replace("epochs = 2", "epochs = 1")
+    base, run_dir = setup_run(tmp_path, config)
+    cert, key = _self_signed(tmp_path, "chief")
+    other_cert, _ = _self_signed(tmp_path, "other")
+    port = free_ports(2)
+    oracle = ["--oracle", f"127.0.0.1:{port}"]
+    with open(tmp_path / "chief.log", "w") as log:
+        chief = subprocess.Popen(
+            [*base, *oracle, "--role", "chief", "--tls-cert", str(cert), "--tls-key", str(key)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=ENV,
+        )
+    try:
+        assert _heartbeat(port, tls_ca=cert.read_bytes(), timeout=120) == {"taken_back": []}  # up, and trusted
+        for refused_ca in (None, other_cert.read_bytes()):  # plaintext, and a certificate it does not trust
+            with pytest.raises(grpc.RpcError) as refused:
+                _heartbeat(port, tls_ca=refused_ca, timeout=5)
+            assert refused.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+        worker = subprocess.run(
+            [*base, *oracle, "--role", "worker", "--worker-id", "1", "--tls-ca", str(cert)],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=400,
+        )
+        assert worker.returncode == 0, worker.stderr[-2000:]
+        assert chief.wait(timeout=120) == 0, (tmp_path / "chief.log").read_text()[-2000:]
+    finally:
+        chief.kill()
+    trials = pd.read_csv(run_dir / "trials.csv")
+    assert len(trials) == 2 and (trials["status"] == "COMPLETED").all()
+
+
+def test_a_chief_without_a_token_starts_only_with_insecure_and_warns(tmp_path):
+    from keras_tuner.src import protos
+
+    base, _ = setup_run(tmp_path)
+    port = free_ports(2)
+    env = {key: value for key, value in ENV.items() if key != "RNNSWEEP_TOKEN"}
+    refused = subprocess.run(
+        [*base, "--oracle", f"127.0.0.1:{port}", "--role", "chief"], capture_output=True, text=True, env=env
+    )
+    assert refused.returncode == 2 and "a chief needs the sweep's token" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    chief = subprocess.Popen(
+        [*base, "--oracle", f"127.0.0.1:{port}", "--role", "chief", "--insecure"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        import grpc
+
+        stub = protos.get_service_grpc().OracleStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        answer = stub.GetSpace(protos.get_service().GetSpaceRequest(), wait_for_ready=True, timeout=120)
+        assert answer.hyperparameters is not None  # any caller is served: what --insecure allows
+    finally:
+        chief.terminate()
+        _, err = chief.communicate(timeout=60)
+    assert "--insecure, no token: any process that reaches" in err
+
+
+def test_the_token_file_must_be_private_or_it_warns(tmp_path, caplog):
+    from rnnsweep.tuning.distributed import read_token
+
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    token.chmod(0o644)
+    with caplog.at_level("WARNING"):
+        assert read_token(token) == "s3cret"
+    assert "can be read by other users" in caplog.text and "chmod 600" in caplog.text
+    caplog.clear()
+    token.chmod(0o600)
+    with caplog.at_level("WARNING"):
+        assert read_token(token) == "s3cret"
+    assert caplog.text == ""
+
+
+def test_worker_ids_that_never_took_a_trial_neither_keep_the_chief_alive_nor_grow_its_records():
+    from types import SimpleNamespace
+
+    from rnnsweep.tuning.chief import _next_work
+    from rnnsweep.tuning.leases import Leases
+
+    leases = Leases(30)
+    running = SimpleNamespace(index=0, oracle=SimpleNamespace(ongoing_trials={"tuner1": object()}, _retry_queue=[]))
+    leases.give(0, "00", "tuner1")  # a real worker holds a trial
+    for number in range(10_000):  # invented ids, calling while that trial runs
+        leases.touch(f"stranger{number}")
+        assert _next_work([running], leases, 1, f"stranger{number}") == {"done": False, "architectures": []}
+    assert leases.seen == {"tuner1"} and set(leases.last_contact) == {"tuner1"}
+    running.oracle.ongoing_trials.clear()  # the trial ended
+    assert _next_work([running], leases, 1, "stranger0") == {"done": True, "architectures": []}
+    assert not leases.all_done()  # the real worker has not been told yet
+    assert _next_work([running], leases, 1, "tuner1")["done"]
+    assert leases.all_done() and leases.done == {"tuner1"}
+
+
 @pytest.mark.parametrize("workers", [0, -2, 1.5, "two", True])
 def test_bad_workers(workers):
     with pytest.raises(InputError, match=r"positive integer or 'auto'. Received: workers="):
@@ -404,12 +530,34 @@ def test_bad_workers(workers):
         (None, "127.0.0.1:7000", None, "need --role"),
         (None, None, None, "need --role"),  # a token file without a role
         ("boss", "127.0.0.1:7000", None, r"Received: role='boss'"),
+        ("worker", "127.0.0.1:7000", "../1", r"--worker-id must be letters.*Received: --worker-id='../1'"),
     ],
 )
 def test_bad_distributed_flags(role, oracle, worker_id, pattern, tmp_path):
     token_file = None if role or oracle else str(tmp_path / "token")
     with pytest.raises(InputError, match=pattern):
         parse_role(role, oracle, worker_id, token_file)
+
+
+@pytest.mark.parametrize(
+    "role,options,pattern",
+    [
+        ("chief", {}, "a chief needs the sweep's token"),
+        ("chief", {"token_file": "token", "insecure": True}, "drop --insecure"),
+        ("chief", {"insecure": True, "tls_cert": "cert.pem"}, "--tls-cert and --tls-key go together"),
+        ("chief", {"insecure": True, "tls_ca": "cert.pem"}, "--tls-ca is for workers"),
+        ("worker", {"tls_cert": "cert.pem", "tls_key": "cert.pem"}, "are for the chief"),
+        ("worker", {"tls_ca": "missing.pem"}, "missing.pem: no such file"),
+        ("worker", {"tls_ca": "token"}, "token: not a PEM file"),
+    ],
+)
+def test_bad_security_flags(role, options, pattern, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RNNSWEEP_TOKEN", raising=False)
+    (tmp_path / "token").write_text("s3cret\n")
+    (tmp_path / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    with pytest.raises(InputError, match=pattern):
+        parse_role(role, "127.0.0.1:7000", "1" if role == "worker" else None, **options)
 
 
 def test_failing_trials_under_two_workers_end_with_the_documented_message(tmp_path):

@@ -166,7 +166,7 @@ def parse_role(
     ]
     if role is None:
         if given:
-            raise InputError(f"{', '.join(given)} need(s) --role chief or --role worker")
+            raise InputError(f"{', '.join(given)}: these flags need --role chief or --role worker")
         return None
     if role not in ("chief", "worker"):
         raise InputError(f"Expected one of ['chief', 'worker']. Received: role={role!r}")
