@@ -456,7 +456,11 @@ def test_a_chief_without_a_token_starts_only_with_insecure_and_warns(tmp_path):
     port = free_ports(2)
     env = {key: value for key, value in ENV.items() if key != "RNNSWEEP_TOKEN"}
     refused = subprocess.run(
-        [*base, "--oracle", f"127.0.0.1:{port}", "--role", "chief"], capture_output=True, text=True, env=env
+        [*base, "--oracle", f"127.0.0.1:{port}", "--role", "chief"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert refused.returncode == 2 and "a chief needs the sweep's token" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
