@@ -281,6 +281,8 @@ def resolve_preset(values: dict) -> DataConfig:
     preset = values.get("preset")
     if preset is None:
         preset = "custom" if values.get("path") else DEFAULT_PRESET
+    if not isinstance(preset, str):
+        raise InputError(f"[data] preset must be a string. Received: preset={preset!r}")
     check_one_of("preset", preset, PRESETS)
     merged = {**PRESETS[preset], **values, "preset": preset}
     if values.get("embeddings_path") and "embeddings" not in values:

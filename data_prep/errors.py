@@ -20,7 +20,11 @@ def check_one_of(name, value, choices):
     Raises:
         InputError: `value` is not in `choices`.
     """
-    if value not in choices:
+    try:
+        known = value in choices
+    except TypeError:  # an unhashable value (a TOML table or list) is no choice
+        known = False
+    if not known:
         raise InputError(f"Expected one of {sorted(choices)}. Received: {name}={value!r}")
 
 

@@ -248,3 +248,29 @@ def test_labels_with_math_syntax_are_drawn_literally(tiny_run, tmp_path):
     index = build_report(run_dir)
     assert "$\\notacommand$" in index.read_text().replace("&#36;", "$")
     assert (index.parent / "data_class_counts.png").stat().st_size > 0
+
+
+def _config_keys():
+    import dataclasses
+
+    from rnnsweep.tuning.config import SECTIONS
+
+    return [(section, field.name) for section, cls in SECTIONS.items() for field in dataclasses.fields(cls)]
+
+
+@pytest.mark.parametrize("section,key", _config_keys())
+def test_every_config_key_refuses_a_value_of_the_wrong_type(section, key):
+    """Each key of every section, given a value of no type it accepts, is refused and named;
+    booleans given as strings ("false" would be taken as true) too."""
+    import typing
+
+    from rnnsweep.data_prep.errors import InputError
+    from rnnsweep.tuning.config import SECTIONS, load_config
+
+    hint = typing.get_type_hints(SECTIONS[section])[key]
+    wrong = "a string" if hint is dict else {"a": 1}  # a table: no key but the dict-valued ones takes it
+    with pytest.raises(InputError, match=rf"\[{section}\] {key} must be .* Received: {key}="):
+        load_config(None, {section: {key: wrong}})
+    if hint is bool:
+        with pytest.raises(InputError, match=rf"\[{section}\] {key} must be true or false. Received: {key}='false'"):
+            load_config(None, {section: {key: "false"}})
