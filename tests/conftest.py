@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import getpass
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,15 @@ POSITIVE = "great lovely perfect comfortable soft beautiful happy recommend flat
 NEGATIVE = "bad awful cheap tight ugly returned poor disappointed scratchy terrible".split()
 NEUTRAL = "okay fine average decent usual plain simple standard ordinary alright".split()
 FILLER = "the dress shirt fabric color size fit order wear this it was and very".split()
+
+
+def pytest_configure(config):
+    """Downloads (GloVe, the default dataset) go to a cache of the tests' own, never the user's
+    `~/.cache/rnnsweep`: beside pytest's own temporary folders, so later sessions reuse it. Set
+    before collection, so the environments the test modules copy for their commands have it too."""
+    folder = Path(tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}" / "rnnsweep-cache"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["RNNSWEEP_CACHE"] = str(folder)
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,7 @@ needs_jax = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 @needs_jax
 def test_every_architecture_sweeps_under_jax(tmp_path):
     """Under CI (whose test extra installs JAX) a missing JAX fails the test instead of skipping it.
@@ -42,6 +43,7 @@ def test_every_architecture_sweeps_under_jax(tmp_path):
     assert (trials["backend"] == "jax").all()
 
 
+@pytest.mark.slow
 @needs_jax
 def test_a_run_under_jax_exports_a_tensorflow_model_with_equal_probabilities(tmp_path):
     """Retraining under JAX; the raw-text export is built in a TensorFlow process from the same

