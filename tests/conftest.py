@@ -14,6 +14,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# The backend this session was asked for (the README's second pass sets KERAS_BACKEND=jax),
+# read before any fixture or stage can change the variable.
+REQUESTED_BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 POSITIVE = "great lovely perfect comfortable soft beautiful happy recommend flattering gorgeous".split()

@@ -194,8 +194,8 @@ def test_the_seed_average_is_the_mean_of_its_members():
 def test_this_session_runs_on_the_backend_it_was_asked_for(tiny_run):
     """The README's second pass sets KERAS_BACKEND=jax: it must train on JAX, not silently on TensorFlow."""
     import keras
+    from conftest import REQUESTED_BACKEND as wanted
 
-    wanted = os.environ.get("KERAS_BACKEND", "tensorflow")
     assert keras.backend.backend() == wanted
     assert set(pd.read_csv(tiny_run / "trials.csv")["backend"]) == {wanted}
     assert json.loads((tiny_run / "models" / "gru1" / "metrics.json").read_text())["backend"] == wanted
