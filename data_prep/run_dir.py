@@ -170,7 +170,8 @@ def claim_run_dir(run_dir: str | Path) -> Path:
 
 
 def require_run_dir(run_dir: str | Path) -> Path:
-    """`run_dir` if it is a run directory (marked or an earlier release's), adopted if unmarked.
+    """`run_dir` if it is a run directory (marked or an earlier release's); writes nothing
+    (a command that writes there calls `claim_run_dir`, which adopts an unmarked one).
 
     Raises:
         InputError: `run_dir` is missing or not a run directory.
@@ -181,7 +182,7 @@ def require_run_dir(run_dir: str | Path) -> Path:
             f"{run_dir}: not a run directory (no {MARKER}, no config.toml and data/summary.json); "
             "check the path or run `rnnsweep run` first"
         )
-    return claim_run_dir(run_dir)
+    return run_dir
 
 
 def owns(run_dir: str | Path) -> bool:
