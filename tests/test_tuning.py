@@ -351,3 +351,34 @@ def test_workers_get_their_share_of_threads_and_keep_the_users_values(monkeypatc
     monkeypatch.delenv("TF_NUM_INTEROP_THREADS")
     threads.configure_threads(cores=8)  # now rnnsweep's own default for the launcher: 8
     assert distributed._thread_env(2, None, "token")["TF_NUM_INTEROP_THREADS"] == "2"  # the worker's share wins over it
+
+
+@pytest.mark.parametrize("disguise", ["TypeError", "swallowed"])
+def test_ctrl_c_a_library_disguised_stops_the_sweep_and_resumes(tmp_path, tiny_csv, disguise):
+    # TensorFlow's C++ tensor conversion turns a SIGINT landing inside it into a TypeError
+    # (seen in CI); a library may also swallow it whole. Either way the sweep stops, the
+    # trial is not counted as failed, and the same call resumes it.
+    import signal
+
+    from rnnsweep.tuning import interrupts
+    from rnnsweep.tuning.trials import FAILURE_FILE
+
+    config, run_dir = prepared_run(tmp_path, tiny_csv, max_trials=1, space={"units": [8]})
+    original = keras.Model.fit
+
+    def interrupted(model, *args, **kwargs):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            if disguise == "TypeError":
+                raise TypeError("Failed to convert elements of (None,) to Tensor.") from None
+        return original(model, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch, interrupts.watched():
+        patch.setattr(keras.Model, "fit", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            run_search(run_dir, config)
+    assert not interrupts.requested()  # forgotten once the command ends
+    assert not list(run_dir.rglob(FAILURE_FILE))
+    table = run_search(run_dir, config)
+    assert table["status"].tolist() == ["COMPLETED"]

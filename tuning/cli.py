@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.layout import RunLayout
+from rnnsweep.tuning import interrupts
 from rnnsweep.tuning.cli_parser import build_parser
 from rnnsweep.tuning.terminal import native_output_diverted, save_log
 from rnnsweep.tuning.threads import configure_threads
@@ -172,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         if diverted is not None:
             stack.enter_context(_library_warnings_to_log())
         bug, trace = None, ""
+        stack.enter_context(interrupts.watched())
         try:
             code = dispatch(args)
         except InputError as error:

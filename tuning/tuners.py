@@ -46,6 +46,7 @@ from rnnsweep.models import objective as objectives
 from rnnsweep.models.architectures import Architecture
 from rnnsweep.models.builders import build_model
 from rnnsweep.models.search_space import default_search_space
+from rnnsweep.tuning import interrupts
 from rnnsweep.tuning.config import Config
 from rnnsweep.tuning.inputs import model_spec
 from rnnsweep.tuning.leases import chief_channel
@@ -266,6 +267,7 @@ class SweepTuner:
             record_failure(self.get_trial_dir(trial.trial_id), f"{kind.__module__}.{kind.__qualname__}: {error}")
             raise
         except Exception as error:  # noqa: BLE001 - every other error fails just this trial
+            interrupts.raise_if_requested(error)  # Ctrl-C, disguised by the library it landed in
             name = type(error).__name__
             # One line: keras-tuner stores the traceback, whose last line trials.csv shows;
             # a multi-line message (Keras lists its arguments) left a garbled last line there.
@@ -278,6 +280,7 @@ class SweepTuner:
             gc.collect()
 
     def on_trial_end(self, trial):
+        interrupts.raise_if_requested()  # Ctrl-C swallowed inside fit: the trial stays running, to resume
         if self._taken_back(trial):  # the chief ignores this worker's end of it
             logger.warning(
                 "[%s] %s trial %s was given to another worker (this worker was silent longer than the "
