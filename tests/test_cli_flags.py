@@ -153,6 +153,10 @@ def test_ctrl_c_mid_trial_exits_130_and_the_same_command_resumes(tmp_path):
     assert process.returncode == 130, err[-2000:]
     assert err.strip().splitlines()[-1] == "rnnsweep: interrupted; re-run the same command to resume"
     assert "Traceback" not in err
+    resumed = subprocess.run(command, **_run(ENV))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    trials = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert trials["status"].tolist() == ["COMPLETED", "COMPLETED"]  # the interrupted trial was not failed
 
 
 @pytest.mark.slow
