@@ -159,6 +159,31 @@ def test_ctrl_c_mid_trial_exits_130_and_the_same_command_resumes(tmp_path):
     assert trials["status"].tolist() == ["COMPLETED", "COMPLETED"]  # the interrupted trial was not failed
 
 
+def test_the_command_answers_a_disguised_ctrl_c_with_130(tmp_path, monkeypatch, capfd):
+    # A SIGINT landing in TensorFlow's C++ tensor conversion comes out as a TypeError: the
+    # command still stops with 130, and the trial is not counted as failed.
+    import keras
+
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "r.csv", make_reviews(120))
+    original = keras.Model.fit
+
+    def disguised(model, *args, **kwargs):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            raise TypeError("Failed to convert elements of (None,) to Tensor.") from None
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", disguised)
+    argv = ["tune", "--data", "r.csv", "--preset", "womens-clothing", "--embeddings", "learned"]
+    argv += ["--architectures", "gru1", "--max-trials", "1", "--epochs", "1", "--workers", "1", "--output", "run"]
+    assert main(argv) == 130
+    err = capfd.readouterr().err
+    assert err.strip().splitlines()[-1] == "rnnsweep: interrupted; re-run the same command to resume"
+    assert "failed" not in err
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("objective", ["val_accuracy"])
 def test_a_sweep_ranks_by_another_objective(tmp_path, objective):
