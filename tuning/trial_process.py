@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from rnnsweep.data_prep.prepare import load_prepared
     from rnnsweep.models.architectures import resolve_architectures
+    from rnnsweep.tuning import interrupts
     from rnnsweep.tuning.config import load_run_config
     from rnnsweep.tuning.progress import Progress
     from rnnsweep.tuning.search import search_architecture
@@ -70,22 +71,26 @@ def main(argv: list[str] | None = None) -> int:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
-    try:
-        config = load_run_config(args.run_dir)
-        architectures = resolve_architectures(config.search.architectures, config.search.custom_architectures)
-        (architecture,) = [a for a in architectures if a.name == args.architecture]
-        progress = Progress(args.run_dir, architectures, config.search.max_trials, config.search.objective)
-        search_architecture(
-            args.run_dir,
-            config,
-            architecture,
-            data=load_prepared(args.run_dir),
-            progress=progress,
-            max_trials=args.max_trials,
-        )
-    except InputError as error:
-        print(error)
-        return 2
+
+    with interrupts.watched():
+        try:
+            config = load_run_config(args.run_dir)
+            architectures = resolve_architectures(config.search.architectures, config.search.custom_architectures)
+            (architecture,) = [a for a in architectures if a.name == args.architecture]
+            progress = Progress(args.run_dir, architectures, config.search.max_trials, config.search.objective)
+            search_architecture(
+                args.run_dir,
+                config,
+                architecture,
+                data=load_prepared(args.run_dir),
+                progress=progress,
+                max_trials=args.max_trials,
+            )
+        except InputError as error:
+            print(error)
+            return 2
+        except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the sweep's own process says so
+            return 130
     return 0
 
 
