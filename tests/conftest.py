@@ -102,3 +102,23 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def interrupt_inside_fit(patch: pytest.MonkeyPatch, *, disguise: bool) -> None:
+    """Make every `keras.Model.fit` receive Ctrl-C first, which a library then hides: raised
+    again as the TypeError TensorFlow's C++ tensor conversion gives (`disguise`), or swallowed."""
+    import signal
+
+    import keras
+
+    original = keras.Model.fit
+
+    def interrupted(model, *args, **kwargs):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            if disguise:
+                raise TypeError("Failed to convert elements of (None,) to Tensor.") from None
+        return original(model, *args, **kwargs)
+
+    patch.setattr(keras.Model, "fit", interrupted)

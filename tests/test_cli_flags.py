@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import make_reviews, write_csv
+from conftest import interrupt_inside_fit, make_reviews, write_csv
 
 from rnnsweep.tuning import trial_process
 from rnnsweep.tuning.cli import main
@@ -162,20 +162,9 @@ def test_ctrl_c_mid_trial_exits_130_and_the_same_command_resumes(tmp_path):
 def test_the_command_answers_a_disguised_ctrl_c_with_130(tmp_path, monkeypatch, capfd):
     # A SIGINT landing in TensorFlow's C++ tensor conversion comes out as a TypeError: the
     # command still stops with 130, and the trial is not counted as failed.
-    import keras
-
     monkeypatch.chdir(tmp_path)
     write_csv(tmp_path / "r.csv", make_reviews(120))
-    original = keras.Model.fit
-
-    def disguised(model, *args, **kwargs):
-        try:
-            signal.raise_signal(signal.SIGINT)
-        except KeyboardInterrupt:
-            raise TypeError("Failed to convert elements of (None,) to Tensor.") from None
-        return original(model, *args, **kwargs)
-
-    monkeypatch.setattr(keras.Model, "fit", disguised)
+    interrupt_inside_fit(monkeypatch, disguise=True)
     argv = ["tune", "--data", "r.csv", "--preset", "womens-clothing", "--embeddings", "learned"]
     argv += ["--architectures", "gru1", "--max-trials", "1", "--epochs", "1", "--workers", "1", "--output", "run"]
     assert main(argv) == 130

@@ -358,24 +358,14 @@ def test_ctrl_c_a_library_disguised_stops_the_sweep_and_resumes(tmp_path, tiny_c
     # TensorFlow's C++ tensor conversion turns a SIGINT landing inside it into a TypeError
     # (seen in CI); a library may also swallow it whole. Either way the sweep stops, the
     # trial is not counted as failed, and the same call resumes it.
-    import signal
+    from conftest import interrupt_inside_fit
 
     from rnnsweep.tuning import interrupts
     from rnnsweep.tuning.trials import FAILURE_FILE
 
     config, run_dir = prepared_run(tmp_path, tiny_csv, max_trials=1, space={"units": [8]})
-    original = keras.Model.fit
-
-    def interrupted(model, *args, **kwargs):
-        try:
-            signal.raise_signal(signal.SIGINT)
-        except KeyboardInterrupt:
-            if disguise == "TypeError":
-                raise TypeError("Failed to convert elements of (None,) to Tensor.") from None
-        return original(model, *args, **kwargs)
-
     with pytest.MonkeyPatch.context() as patch, interrupts.watched():
-        patch.setattr(keras.Model, "fit", interrupted)
+        interrupt_inside_fit(patch, disguise=disguise == "TypeError")
         with pytest.raises(KeyboardInterrupt):
             run_search(run_dir, config)
     assert not interrupts.requested()  # forgotten once the command ends
