@@ -22,8 +22,12 @@ from rnnsweep.tuning.cli import build_parser, main
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 
 
-def rnnsweep(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "rnnsweep", *args], capture_output=True, text=True, env=ENV, **kwargs)
+# A user's shell: neither TensorFlow's log level nor Python's warning filters set by hand.
+USER_ENV = {k: v for k, v in ENV.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS")}
+
+
+def rnnsweep(*args, env=ENV, **kwargs):
+    return subprocess.run([sys.executable, "-m", "rnnsweep", *args], capture_output=True, text=True, env=env, **kwargs)
 
 
 def test_help_lists_every_option_with_defaults(capsys):
@@ -348,6 +352,7 @@ def test_run_end_to_end_in_a_subprocess(tmp_path):
     result = rnnsweep(
         "run",
         *("--config", str(config), "--data", str(data), "--output", str(tmp_path / "run"), "--workers", "2"),
+        env=USER_ENV,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -357,7 +362,9 @@ def test_run_end_to_end_in_a_subprocess(tmp_path):
     assert len(re.findall(r"^(lstm|bilstm) trial [12] of 2: val_auc", result.stderr, re.MULTILINE)) == 2
     assert "leaderboard" in result.stderr
     both = result.stdout + result.stderr
-    for noise in ("I0000", "E0000", "W0000", "absl::InitializeLog", "Search: Running Trial", "Best val_auc So Far"):
+    library_noise = ("I0000", "E0000", "W0000", "absl::InitializeLog", "Search: Running Trial", "Best val_auc So Far")
+    python_noise = ("Warning:", "warnings.warn", "Traceback")
+    for noise in library_noise + python_noise:
         assert noise not in both, noise
     logs = tmp_path / "run" / "logs"
     assert {"chief.log", "worker-0.log", "worker-1.log"} <= {p.name for p in logs.iterdir()}
