@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import tomllib
 from pathlib import Path
 
@@ -129,8 +130,14 @@ def _search_figures(trials: pd.DataFrame, objective: str, folder: Path) -> dict:
     return figures
 
 
+def _continue_command(run: dict, flag: str, value) -> str:
+    """The command that continues this run with one setting changed (README, "Continuing a run")."""
+    return f"rnnsweep run --output {shlex.quote(str(run['run_dir']))} {flag} {value}"
+
+
 def next_step(run: dict, objective: str) -> str:
-    """One sentence on what to do next, from where the chosen architecture's best trial came."""
+    """One sentence on what to do next, from where the chosen architecture's best trial came,
+    ending with the command that does it on this run directory."""
     board, trials = run["leaderboard"] or {}, run["trials"]
     chosen = board.get("best_rnn")
     if not chosen or trials.empty or chosen not in run["models"]:
@@ -139,17 +146,24 @@ def next_step(run: dict, objective: str) -> str:
     part = trials[(trials["architecture"] == architecture) & (trials["status"] == "COMPLETED")]
     part = part.assign(number=pd.to_numeric(part["trial_id"], errors="coerce")).sort_values("number")
     scores = part["objective"].astype(float).tolist()
+    max_trials = int(run["config"].get("search", {}).get("max_trials", len(scores)))
+    more_trials = _continue_command(run, "--max-trials", max(2 * max_trials, max_trials + 2))
     if len(scores) < 3:
         return (
-            f"Next: {architecture} has only {len(scores)} completed trial(s); run more (--max-trials) before trusting "
-            "the choice of its hyperparameters."
+            f"Next: {architecture} has only {len(scores)} completed trial(s); run more before trusting "
+            f"the choice of its hyperparameters: {more_trials}"
         )
     best = scores.index(objectives.best(scores, objective))
     if best == len(scores) - 1:
-        return f"Next: more trials would help: {architecture}'s best trial is the last of its {len(scores)}."
+        return (
+            f"Next: more trials would help: {architecture}'s best trial is the last of its {len(scores)}: {more_trials}"
+        )
+    seeds = list(run["config"].get("retrain", {}).get("seeds", [42]))
+    seeds += [max(seeds) + step for step in (1, 2)]
     return (
         f"Next: the search of {architecture} looks converged: its best trial is number {best + 1} of "
-        f"{len(scores)}, and the {len(scores) - best - 1} after it did not beat it."
+        f"{len(scores)}, and the {len(scores) - best - 1} after it did not beat it; more retraining seeds "
+        f"give a steadier model: {_continue_command(run, '--retrain-seeds', ','.join(map(str, seeds)))}"
     )
 
 

@@ -279,6 +279,8 @@ def _next_step_run(scores: list[float]) -> dict:
         }
     )
     return {
+        "run_dir": Path("runs/my run"),
+        "config": {"search": {"max_trials": len(scores)}, "retrain": {"seeds": [1, 2]}},
         "leaderboard": {"best_rnn": "gru1"},
         "trials": trials,
         "models": {"gru1": {"metrics": {"architecture": "gru1"}}},
@@ -289,14 +291,17 @@ def test_the_reports_next_step_names_what_the_trials_show():
     from rnnsweep.reports.build import next_step
 
     assert next_step(_next_step_run([0.7, 0.8]), "val_auc") == (
-        "Next: gru1 has only 2 completed trial(s); run more (--max-trials) before trusting the choice of "
-        "its hyperparameters."
+        "Next: gru1 has only 2 completed trial(s); run more before trusting the choice of "
+        "its hyperparameters: rnnsweep run --output 'runs/my run' --max-trials 4"
     )
     assert next_step(_next_step_run([0.7, 0.75, 0.8]), "val_auc") == (
-        "Next: more trials would help: gru1's best trial is the last of its 3."
+        "Next: more trials would help: gru1's best trial is the last of its 3: "
+        "rnnsweep run --output 'runs/my run' --max-trials 6"
     )
     assert next_step(_next_step_run([0.9, 0.75, 0.8, 0.7]), "val_auc") == (
-        "Next: the search of gru1 looks converged: its best trial is number 1 of 4, and the 3 after it did not beat it."
+        "Next: the search of gru1 looks converged: its best trial is number 1 of 4, and the 3 after it did not "
+        "beat it; more retraining seeds give a steadier model: rnnsweep run --output 'runs/my run' "
+        "--retrain-seeds 1,2,3,4"
     )
     # For a loss the best is the lowest.
     assert "best trial is the last of its 3" in next_step(_next_step_run([0.9, 0.8, 0.1]), "val_loss")

@@ -78,6 +78,26 @@ def test_a_reloaded_chief_project_does_not_queue_its_finished_trials(tmp_path, t
     assert tuner.oracle._retry_queue == [] and tuner.oracle.trials["1"].status == "COMPLETED"
 
 
+def test_a_chief_continues_the_project_a_single_process_made(tmp_path, tiny_csv, monkeypatch):
+    config, run_dir = prepared_run(tmp_path, tiny_csv, **ONE_ARCHITECTURE)
+    run_search(run_dir, config)  # one process: tuner id "tuner0", its tuner0.json in the project
+    for name, value in {"KERASTUNER_TUNER_ID": "chief", "KERASTUNER_ORACLE_IP": "127.0.0.1"}.items():
+        monkeypatch.setenv(name, value)  # what `keras_tuner_environment` sets for the chief
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "1")
+    plain = keras_tuner.RandomSearch(
+        hypermodel=lambda hp: None,
+        objective=keras_tuner.Objective("val_auc", "max"),
+        max_trials=2,
+        directory=str(run_dir / "search"),
+        project_name="gru1",
+        overwrite=False,
+    )
+    assert plain.oracle.trials == {}  # keras-tuner's chief would train both trials again
+    tuner = tuners.make_tuner(config, ARCHITECTURES["gru1"], load_prepared(run_dir), run_dir / "search")
+    assert {trial.status for trial in tuner.oracle.trials.values()} == {"COMPLETED"}
+    assert len(tuner.oracle.trials) == 2
+
+
 @pytest.mark.backend
 def test_rerunning_a_finished_sweep_in_process_trains_nothing(tmp_path, tiny_csv):
     config, run_dir = prepared_run(tmp_path, tiny_csv, **ONE_ARCHITECTURE)

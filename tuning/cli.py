@@ -71,12 +71,16 @@ def _run_dir(args, config) -> Path:
 def dispatch(args: argparse.Namespace) -> int:
     """Call the library function behind `args.command`."""
     from rnnsweep.tuning import pipeline
-    from rnnsweep.tuning.config import load_config
+    from rnnsweep.tuning.config import continued_config, load_config
 
     overrides = _overrides(args)
     if args.command in ("data", "tune", "run"):
-        config = load_config(args.config, {k: v for k, v in overrides.items() if v}, budget=args.budget)
+        given = {k: v for k, v in overrides.items() if v}
+        config = load_config(args.config, given, budget=args.budget)
         run_dir = args.log_dir = _run_dir(args, config)
+        if args.config is None and args.budget is None and not args.overwrite:
+            # An existing run is continued: its own settings, changed only by the flags given.
+            config = continued_config(run_dir, given) or config
         if args.command == "data":
             pipeline.data_stage(config, run_dir, overwrite=args.overwrite)
             print(RunLayout(run_dir).summary)

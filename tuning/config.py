@@ -327,23 +327,105 @@ def default_run_dir(config: Config, name: str | None = None) -> Path:
     return Path("runs") / check_safe_name("--name", name or config.data.preset)
 
 
-# Settings a run may be resumed with other values of: the lease changes no result, and a
-# backend trains the same models (BENCHMARKS.md: equal validation AUC within the spread).
-RESUMABLE_WITH_ANY = {("search", "worker_timeout"), ("search", "backend")}
+# Keys added since the first release (commit 658dc66), each with the value that gives the
+# behaviour of the releases before it. Every release writes all the keys it knows into
+# RUN_DIR/config.toml, so a key missing there was added after the run was made: the run is read
+# with this value, not with today's default (median stopping, seed averaging and GloVe became
+# defaults later). The marker's `rnnsweep_version` says which release made the run.
+LEGACY_VALUES: dict[tuple[str, str], object] = {
+    ("search", "isolate_trials"): False,  # 407e784
+    ("search", "multi_gpu"): False,  # 277b9ea
+    ("search", "median_stopping"): False,  # 1fc19a7: no trial was stopped early before it
+    ("search", "median_stopping_min_trials"): 3,
+    ("retrain", "ensemble"): False,  # 1fc19a7: the seed best on validation was kept before it
+    ("data", "embeddings"): "learned",  # 2f1a326 ("file" when embeddings_path is set); GloVe since 720cb4d
+    ("data", "word2vec_dimension"): 100,  # 2f1a326
+    ("data", "word2vec_window"): 5,
+    ("data", "word2vec_epochs"): 10,
+    ("search", "worker_timeout"): DEFAULT_WORKER_TIMEOUT_S,  # 48750b9
+    ("search", "backend"): "tensorflow",  # 5cecc2c: TensorFlow trained everything before it
+    ("data", "max_input_bytes"): 4 * 1024**3,  # d6fdeee
+}
+
+# What re-running `tune`/`run` on a run directory with another value of a setting does
+# (README, "Continuing a run"). [data] and [search] keys not listed are REFUSED.
+ANY = "kept: changes no result"
+EXTENDS = "extends the search"
+FOLLOWS = "re-runs retraining, baselines and the report"
+REFUSED = "refused: changes what a trial means"
+SETTING_CHANGES: dict[tuple[str, str], str] = {
+    ("search", "max_trials"): EXTENDS,  # a larger value; not with hyperband
+    ("search", "architectures"): EXTENDS,  # more names, none removed
+    ("search", "custom_architectures"): EXTENDS,  # new names, none changed
+    # Where and how trials run, never what they compute: the lease, the backend (BENCHMARKS.md:
+    # equal validation AUC within the spread), TensorBoard logs, subprocesses, the failure limit.
+    ("search", "worker_timeout"): ANY,
+    ("search", "backend"): ANY,
+    ("search", "tensorboard"): ANY,
+    ("search", "isolate_trials"): ANY,
+    ("search", "max_consecutive_failures"): ANY,
+    ("data", "max_input_bytes"): ANY,  # a guard on reading the file, which the run has read already
+}
 
 
-def _changed_settings(saved: dict, wanted: dict, sections=("data", "search")) -> list[str]:
-    return [
-        f"{section}.{key}"
-        for section in sections
-        for key in sorted(set(saved.get(section, {})) | set(wanted.get(section, {})))
-        if (section, key) not in RESUMABLE_WITH_ANY
-        and saved.get(section, {}).get(key) != wanted.get(section, {}).get(key)
-    ]
+def setting_change(section: str, key: str) -> str:
+    """What another value of `[section] key` does to an existing run: ANY, EXTENDS, FOLLOWS
+    or REFUSED."""
+    if section in ("retrain", "report"):
+        return FOLLOWS
+    return SETTING_CHANGES.get((section, key), REFUSED)
+
+
+def _refused_extension(key: str, saved, wanted, search: dict) -> str | None:
+    """Why a change of an EXTENDS key does not extend the search (None when it does)."""
+    if key == "max_trials":
+        if search.get("tuner") == "hyperband":
+            return "hyperband decides its own trial count from search.epochs, so max_trials cannot extend it"
+        if wanted < saved:
+            return f"it cannot shrink from {saved} to {wanted}: completed trials stay in the run"
+    elif key == "architectures":
+        removed = [name for name in saved if name not in wanted]
+        if removed:
+            return f"{', '.join(removed)} cannot be removed: its trials are part of the run"
+    elif key == "custom_architectures":
+        changed = sorted(name for name in saved if wanted.get(name) != saved[name])
+        if changed:
+            return f"{', '.join(changed)} cannot be changed or removed, only new names added"
+    return None
+
+
+def _changed_settings(saved: dict, wanted: dict) -> list[str]:
+    """The refused differences between two configs' [data] and [search], each as
+    "section.key differ" or "section.key differ: why"."""
+    refused = []
+    for section in ("data", "search"):
+        old, new = saved.get(section, {}), wanted.get(section, {})
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) == new.get(key):
+                continue
+            change = setting_change(section, key)
+            why = _refused_extension(key, old.get(key), new.get(key), new) if change == EXTENDS else None
+            if change == REFUSED:
+                refused.append(f"{section}.{key} differ")
+            elif why:
+                refused.append(f"{section}.{key} differ: {why}")
+    return refused
+
+
+def with_legacy_values(saved: dict) -> dict:
+    """`saved` (a run's config.toml) with each key it lacks set to its `LEGACY_VALUES` value."""
+    filled = {section: dict(values) for section, values in saved.items()}
+    for (section, key), value in LEGACY_VALUES.items():
+        values = filled.setdefault(section, {})
+        if key == "embeddings" and values.get("embeddings_path"):
+            continue  # resolve_preset makes it "file", as the release that wrote it did
+        values.setdefault(key, value)
+    return filled
 
 
 def read_saved_settings(run_dir: Path) -> dict | None:
-    """`RUN_DIR/config.toml` as a dict, or None when there is none.
+    """`RUN_DIR/config.toml` as a dict, with `LEGACY_VALUES` for the keys an earlier release
+    did not write, or None when there is none.
 
     Raises:
         InputError: The file is not valid TOML or not a table of sections.
@@ -360,15 +442,16 @@ def read_saved_settings(run_dir: Path) -> dict | None:
         ) from None
     if not all(isinstance(values, dict) for values in saved.values()):
         raise InputError(f"{path}: damaged, not a table of sections; pass --overwrite to start the run again")
-    return saved
+    return with_legacy_values(saved)
 
 
 def check_same_settings(run_dir: Path, config: Config) -> None:
-    """Refuse to mix a run directory's saved data and search with other settings.
+    """Refuse settings that change what the run's trials mean (`setting_change`): a changed
+    [data] or [search] key, unless it extends the search or changes no result.
 
     Raises:
-        InputError: `RUN_DIR/config.toml` is damaged or differs in [data] or [search];
-            names the keys and the two ways out.
+        InputError: `RUN_DIR/config.toml` is damaged, or a refused change; names the keys
+            (and why, for an extension that is not one) and the two ways out.
     """
     saved = read_saved_settings(run_dir)
     if saved is None:
@@ -377,9 +460,24 @@ def check_same_settings(run_dir: Path, config: Config) -> None:
     changed = _changed_settings(saved, wanted)
     if changed:
         raise InputError(
-            f"{run_dir} holds a run with other settings ({', '.join(changed)} differ); "
+            f"{run_dir} holds a run with other settings ({'; '.join(changed)}); "
             "pass --overwrite to start it again, or --name NAME for a new run directory"
         )
+
+
+def continued_config(run_dir: Path, overrides: dict | None = None) -> Config | None:
+    """The settings of the run in `run_dir` with `overrides` on top, or None when `run_dir`
+    holds no run: re-running a command with a few flags changes only those.
+
+    Raises:
+        InputError: A damaged `config.toml`, or an invalid override.
+    """
+    saved = read_saved_settings(run_dir)
+    if saved is None:
+        return None
+    for section, values in (overrides or {}).items():
+        saved.setdefault(section, {}).update(values)
+    return build_config(saved, source=str(RunLayout(run_dir).config))
 
 
 def check_run_can_open(run_dir: Path, config: Config, *, overwrite: bool = False) -> None:
@@ -417,7 +515,7 @@ def load_run_config(run_dir: Path, overrides: dict | None = None) -> Config:
     Raises:
         InputError: No run in `run_dir`.
     """
-    path = RunLayout(run_dir).config
-    if not path.is_file():
+    config = continued_config(run_dir, overrides)
+    if config is None:
         raise InputError(f"{run_dir}: no config.toml, so no run there; check the path or run `rnnsweep run` first")
-    return load_config(path, overrides)
+    return config

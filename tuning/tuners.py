@@ -8,6 +8,8 @@ under it (the pin in pyproject.toml is the range those tests passed on):
   written to a sibling file and renamed (a kill mid-write left truncated JSON).
 - `forget_ended_retries`: a reloaded chief's project can queue a finished trial for a
   retry, which a re-run would train again.
+- `reload_project_oracle`: a project is reloaded only by the process whose own tuner file
+  is there, so a chief resuming a one-process sweep started its oracle afresh.
 - `consecutive_failures`: the failure limit is read from the oracle's own record.
 - `OracleServicer`, `add_oracle_service`, `chief_may_exit`: its gRPC chief, served by
   `tuning.chief` for every architecture at once; `end_trial_or_reach_failure_limit`: the
@@ -161,6 +163,25 @@ def atomic_state_files():
         yield
     finally:
         _kt_utils.save_json = original
+
+
+def reload_project_oracle(tuner) -> bool:
+    """Reload the oracle saved in the tuner's project when keras-tuner did not; return whether.
+
+    keras-tuner reloads a project only when this process's own tuner file
+    (`<tuner id>.json`) is there. A one-process sweep writes `tuner0.json` and a distributed
+    sweep's chief `chief.json`, so a chief continuing a one-process sweep (`--workers` given the
+    second time, or "auto" on a machine with more cores) started its oracle afresh and trained
+    every trial again. The oracle's state is the project's, whichever process wrote it. A
+    worker's oracle client holds no state: nothing to do.
+    """
+    oracle = tuner.oracle
+    if isinstance(oracle, _kt_oracle_client.OracleClient) or os.path.exists(tuner._get_tuner_fname()):
+        return False
+    if not os.path.exists(oracle._get_oracle_fname()):
+        return False
+    oracle.reload()
+    return True
 
 
 def forget_ended_retries(oracle) -> list[str]:
@@ -353,6 +374,7 @@ def make_tuner(
     tuner = TUNER_CLASSES[search.tuner](**{**options, **tuner_options})
     if search.median_stopping and search.tuner != "hyperband":  # Hyperband stops trials its own way
         tuner.median_stopping_min_trials = search.median_stopping_min_trials
+    reload_project_oracle(tuner)
     forget_ended_retries(tuner.oracle)
     connect_to_chief(tuner.oracle, token, tls_ca)
     return tuner

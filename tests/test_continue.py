@@ -1,0 +1,262 @@
+"""Continuing a run: settings that extend the search, re-run what follows it, or are refused."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import re
+import shlex
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import TINY_OVERRIDES
+
+from rnnsweep.data_prep.errors import InputError
+from rnnsweep.reports.build import load_run, next_step
+from rnnsweep.tuning import config as settings
+from rnnsweep.tuning.cli import main
+from rnnsweep.tuning.config import (
+    EXTENDS,
+    FOLLOWS,
+    LEGACY_VALUES,
+    REFUSED,
+    Config,
+    check_same_settings,
+    continued_config,
+    load_config,
+    setting_change,
+)
+from rnnsweep.tuning.pipeline import data_stage, tune_stage
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SPACE = {"units": [8, 16], "dropout": [0.0, 0.2, 0.4], "learning_rate": [1e-2, 3e-3]}
+
+
+def sweep_config(csv, **search) -> Config:
+    overrides = {
+        "data": {**TINY_OVERRIDES["data"], "path": str(csv)},
+        "search": {**TINY_OVERRIDES["search"], "architectures": ["gru1"], "space": SPACE, **search},
+    }
+    return load_config(None, overrides)
+
+
+def trial_files(run_dir: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under the keras-tuner projects' trial folders: its bytes and mtime."""
+    return {
+        str(path.relative_to(run_dir)): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in sorted((run_dir / "search").glob("*/trial_*/*"))
+        if path.is_file()
+    }
+
+
+def completed(run_dir: Path) -> pd.DataFrame:
+    trials = pd.read_csv(run_dir / "trials.csv")
+    assert (trials["status"] == "COMPLETED").all(), trials
+    return trials
+
+
+def hyperparameters(trials: pd.DataFrame) -> list[tuple]:
+    columns = sorted(c for c in trials.columns if c.startswith("hp_"))
+    ordered = trials.assign(n=trials["trial_id"].astype(int)).sort_values(["architecture", "n"])
+    return [tuple(row) for row in ordered[["architecture", *columns]].itertuples(index=False)]
+
+
+@pytest.mark.backend
+def test_a_larger_max_trials_runs_only_the_new_trials_on_the_same_seed_stream(tmp_path, tiny_csv):
+    run_dir = tmp_path / "extended"
+    data_stage(sweep_config(tiny_csv, max_trials=2), run_dir)
+    tune_stage(sweep_config(tiny_csv, max_trials=2), run_dir, workers=1)
+    before = trial_files(run_dir)
+    assert {Path(name).parts[2] for name in before} == {"trial_0", "trial_1"}
+
+    tune_stage(sweep_config(tiny_csv, max_trials=4), run_dir, workers=1)
+    after = trial_files(run_dir)
+    assert {name: after[name] for name in before} == before  # byte for byte, never rewritten
+    extended = completed(run_dir)
+    assert sorted(extended["trial_id"].astype(int)) == [0, 1, 2, 3]
+    assert tomllib.loads((run_dir / "config.toml").read_text())["search"]["max_trials"] == 4
+    tune_stage(sweep_config(tiny_csv, max_trials=4), run_dir, workers=1)
+    assert trial_files(run_dir) == after  # a finished extension trains nothing again
+
+    # The seed stream continues: 2 then 4 trials try what 4 from the start try.
+    fresh = tmp_path / "fresh"
+    data_stage(sweep_config(tiny_csv, max_trials=4), fresh)
+    tune_stage(sweep_config(tiny_csv, max_trials=4), fresh, workers=1)
+    assert hyperparameters(extended) == hyperparameters(completed(fresh))
+    assert len(set(hyperparameters(extended))) == 4
+
+
+@pytest.mark.backend
+def test_an_added_architecture_is_searched_and_the_others_are_left_alone(tmp_path, tiny_csv):
+    run_dir = tmp_path / "run"
+    data_stage(sweep_config(tiny_csv), run_dir)
+    tune_stage(sweep_config(tiny_csv), run_dir, workers=1)
+    before = trial_files(run_dir)
+    tune_stage(sweep_config(tiny_csv, architectures=["gru1", "simple_rnn"]), run_dir, workers=1)
+    assert {name: files for name, files in trial_files(run_dir).items() if name in before} == before
+    trials = completed(run_dir)
+    assert sorted(trials["architecture"]) == ["gru1", "simple_rnn"]
+
+
+def saved_run(tmp_path, csv, **search) -> Path:
+    """A run directory holding the data stage of `sweep_config(csv, **search)`."""
+    run_dir = tmp_path / "run"
+    data_stage(sweep_config(csv, **search), run_dir)
+    return run_dir
+
+
+@pytest.mark.parametrize(
+    ("search", "wanted", "message"),
+    [
+        ({}, {"epochs": 2}, "(search.epochs differ)"),
+        ({}, {"seed": 7, "batch_size": 16}, "(search.batch_size differ; search.seed differ)"),
+        ({"max_trials": 3}, {"max_trials": 2}, "(search.max_trials differ: it cannot shrink from 3 to 2"),
+        (
+            {"architectures": ["gru1", "lstm"]},
+            {"architectures": ["gru1"]},
+            "(search.architectures differ: lstm cannot be removed",
+        ),
+        (
+            {"tuner": "hyperband"},
+            {"tuner": "hyperband", "max_trials": 5},
+            "(search.max_trials differ: hyperband decides its own trial count",
+        ),
+        (
+            {"custom_architectures": {"deep": {"cell": "gru", "depth": 3}}},
+            {"custom_architectures": {"deep": {"cell": "gru", "depth": 2}}},
+            "(search.custom_architectures differ: deep cannot be changed",
+        ),
+    ],
+)
+def test_a_refused_change_names_its_key_and_why(tmp_path, tiny_csv, search, wanted, message):
+    run_dir = saved_run(tmp_path, tiny_csv, **search)
+    saved = (run_dir / "config.toml").read_bytes()
+    with pytest.raises(InputError) as error:
+        check_same_settings(run_dir, sweep_config(tiny_csv, **{**search, **wanted}))
+    assert message in str(error.value)
+    assert str(error.value).endswith("pass --overwrite to start it again, or --name NAME for a new run directory")
+    assert (run_dir / "config.toml").read_bytes() == saved
+
+
+def test_changes_that_extend_or_change_no_result_are_accepted(tmp_path, tiny_csv):
+    custom = {"deep": {"cell": "gru", "depth": 3}}
+    run_dir = saved_run(tmp_path, tiny_csv, custom_architectures=custom)
+    extended = {
+        "max_trials": 5,
+        "architectures": ["gru1", "deep"],
+        "custom_architectures": {**custom, "wide": {"cell": "lstm", "depth": 1}},
+        "worker_timeout": 60.0,
+        "max_consecutive_failures": 9,
+        "tensorboard": True,
+    }
+    check_same_settings(run_dir, sweep_config(tiny_csv, **extended))
+
+
+NOTES = {
+    ("search", "max_trials"): " (larger; not with hyperband)",
+    ("search", "architectures"): " (names added)",
+    ("search", "custom_architectures"): " (names added)",
+}
+
+
+def every_key() -> list[tuple[str, str]]:
+    return [(s, field.name) for s, cls in settings.SECTIONS.items() for field in dataclasses.fields(cls)]
+
+
+def settings_table() -> str:
+    """The README's table of what a changed setting does, one row per rule, every key in one."""
+    rows = ["| a new value | of |", "| --- | --- |"]
+    for rule in (EXTENDS, settings.ANY, FOLLOWS, REFUSED):
+        keys = [f"`{s}.{k}`{NOTES.get((s, k), '')}" for s, k in every_key() if setting_change(s, k) == rule]
+        rows.append(f"| {rule} | {', '.join(keys)} |")
+    return "\n".join(rows)
+
+
+def test_every_setting_has_a_documented_change_rule():
+    rules = {(s, k): setting_change(s, k) for s, k in every_key()}
+    assert all(rules[s, k] == FOLLOWS for s, k in rules if s in ("retrain", "report"))
+    assert rules["search", "max_trials"] == EXTENDS and rules["data", "vocab_size"] == REFUSED
+    assert rules["search", "space"] == REFUSED and rules["search", "objective"] == REFUSED
+    assert set(settings.SETTING_CHANGES) <= set(rules)  # no rule for a key that does not exist
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert settings_table() in readme, "README.md's table should read:\n" + settings_table()
+
+
+# Keys of the first release whose default is None: TOML has no null, so its config.toml omits them.
+FIRST_RELEASE_UNSET = {
+    ("data", key)
+    for key in (
+        "path",
+        "title_column",
+        "classes",
+        "rating_range",
+        "max_rows",
+        "undersample_per_class",
+        "embeddings_path",
+    )
+}
+
+
+def test_a_run_made_by_the_first_release_is_read_with_its_own_behaviour(tmp_path):
+    first = tomllib.loads((FIXTURES / "config_658dc66.toml").read_text())
+    known = {(s, k) for s, values in first.items() for k in values} | FIRST_RELEASE_UNSET
+    # Every key added since that release has the value that gives the behaviour before it.
+    assert {key for key in every_key() if key not in known} == set(LEGACY_VALUES)
+
+    run_dir = tmp_path / "old-run"
+    run_dir.mkdir()
+    (run_dir / "config.toml").write_bytes((FIXTURES / "config_658dc66.toml").read_bytes())
+    config = continued_config(run_dir)
+    assert config.data.embeddings == "learned" and config.data.embeddings_trainable is False
+    assert config.search.median_stopping is False and config.retrain.ensemble is False
+    assert config.search.backend == "tensorflow"
+    check_same_settings(run_dir, config)  # what `tune`/`run` on it now compare: no difference
+    # Today's defaults would change what its trials mean, and are refused by name.
+    with pytest.raises(InputError, match=r"data.embeddings differ;.* search.median_stopping differ\)"):
+        check_same_settings(run_dir, Config())
+    # A later flag changes only itself.
+    assert continued_config(run_dir, {"search": {"max_trials": 3}}).search.max_trials == 3
+
+
+def next_line(run_dir: Path) -> str:
+    match = re.search(r'<p id="next-step">(.*?)</p>', (run_dir / "report" / "index.html").read_text())
+    assert match, "the report has no Next: line"
+    return html.unescape(match.group(1))
+
+
+@pytest.mark.slow
+def test_the_reports_next_lines_are_commands_that_do_what_they_say(tmp_path, tiny_csv):
+    config = tmp_path / "sweep.toml"
+    config.write_text(
+        '[search]\narchitectures = ["gru1"]\nmax_trials = 2\nepochs = 1\n'
+        "[search.space]\nunits = [8, 16]\ndropout = [0.0, 0.2, 0.4]\nlearning_rate = [0.01, 0.003]\n"
+        "[retrain]\nepochs = 1\npatience = 1\n"
+    )
+    run_dir = tmp_path / "my run"
+    first = ["run", "--config", str(config), "--data", str(tiny_csv), "--preset", "womens-clothing"]
+    assert main([*first, "--output", str(run_dir), "--workers", "1"]) == 0
+
+    # Too few trials: the line's command extends the sweep, keeping the first two trials.
+    line = next_line(run_dir)
+    command = line.split(": rnnsweep ", 1)[1]
+    assert command == f"run --output '{run_dir}' --max-trials 4", line
+    before = trial_files(run_dir)
+    assert main(shlex.split(command)) == 0
+    assert {name: files for name, files in trial_files(run_dir).items() if name in before} == before
+    assert sorted(completed(run_dir)["trial_id"].astype(int)) == [0, 1, 2, 3]
+
+    # A converged search: the line's command retrains with more seeds and leaves the search alone.
+    run = load_run(run_dir)
+    run["trials"]["objective"] = [0.9, 0.5, 0.5, 0.5]
+    line = next_step(run, "val_auc")
+    command = line.split(": rnnsweep ", 1)[1]
+    assert command == f"run --output '{run_dir}' --retrain-seeds 42,43,44", line
+    searched = trial_files(run_dir)
+    assert main(shlex.split(command)) == 0
+    assert trial_files(run_dir) == searched
+    metrics = json.loads((run_dir / "models" / "gru1" / "metrics.json").read_text())
+    assert list(metrics["seeds"]) == ["42", "43", "44"]
+    assert tomllib.loads((run_dir / "config.toml").read_text())["retrain"]["seeds"] == [42, 43, 44]
