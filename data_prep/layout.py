@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,11 @@ class RunLayout:
     def project(self, architecture: str) -> Path:
         """One architecture's keras-tuner project folder."""
         return self.search / architecture
+
+    @property
+    def time_budget(self) -> Path:
+        """The last search's time budget and the architectures it cut (see `tuning.trials`)."""
+        return self.search / "rnnsweep_time_budget.json"
 
     @property
     def trials_csv(self) -> Path:
@@ -165,3 +171,22 @@ def failed_architectures(table: pd.DataFrame) -> dict[str, str]:
             reasons = [r for r in part["reason"].tolist() if isinstance(r, str) and r]
             failed[architecture] = reasons[-1] if reasons else ""
     return failed
+
+
+def read_time_budget(run_dir: Path) -> dict:
+    """The last search's `tuning.trials.write_time_budget` record ({} before the first search ended)."""
+    path = RunLayout(run_dir).time_budget
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def time_cut_line(table: pd.DataFrame, record: dict, max_trials: int) -> str:
+    """One sentence saying the time budget cut the search and how many trials each
+    architecture got ("" when it did not)."""
+    if not record.get("cut_architectures"):
+        return ""
+    counts = table[table["status"] == "COMPLETED"].groupby("architecture").size() if not table.empty else {}
+    got = ", ".join(f"{name} {int(counts.get(name, 0))}" for name in record["architectures"])
+    return (
+        f"the search was cut by its time budget ({record['time_budget_s']:g} s): no trial started after it; "
+        f"completed trials of the {max_trials} wanted per architecture: {got}"
+    )

@@ -14,7 +14,15 @@ import pandas as pd
 from rnnsweep.data_prep import layout as files
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.files import staged_directory
-from rnnsweep.data_prep.layout import RunLayout, failed_architectures, probability_columns, read_rows, read_trials
+from rnnsweep.data_prep.layout import (
+    RunLayout,
+    failed_architectures,
+    probability_columns,
+    read_rows,
+    read_time_budget,
+    read_trials,
+    time_cut_line,
+)
 from rnnsweep.models import objective as objectives
 from rnnsweep.reports import plots
 from rnnsweep.reports.importance import MIN_TRIALS, hyperparameter_columns, importances
@@ -312,6 +320,9 @@ def _write_report(run_dir: Path, run: dict) -> Path:
             verdict=verdict(run),
             rnn_wins=rnn_beats_baseline(run),
             next_step=next_step(run, objective),
+            time_cut=time_cut_line(
+                trials, read_time_budget(run_dir), int(run["config"].get("search", {}).get("max_trials", 0))
+            ),
             importance_min_trials=MIN_TRIALS,
             chosen_on=(run["leaderboard"] or {}).get("chosen_on"),
             trials=trials.to_dict("records") if not trials.empty else [],

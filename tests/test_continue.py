@@ -7,9 +7,11 @@ import html
 import json
 import re
 import shlex
+import time
 import tomllib
 from pathlib import Path
 
+import keras_tuner
 import pandas as pd
 import pytest
 from conftest import TINY_OVERRIDES
@@ -17,6 +19,7 @@ from conftest import TINY_OVERRIDES
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.reports.build import load_run, next_step
 from rnnsweep.tuning import config as settings
+from rnnsweep.tuning import tuners
 from rnnsweep.tuning.cli import main
 from rnnsweep.tuning.config import (
     EXTENDS,
@@ -260,3 +263,73 @@ def test_the_reports_next_lines_are_commands_that_do_what_they_say(tmp_path, tin
     metrics = json.loads((run_dir / "models" / "gru1" / "metrics.json").read_text())
     assert list(metrics["seeds"]) == ["42", "43", "44"]
     assert tomllib.loads((run_dir / "config.toml").read_text())["retrain"]["seeds"] == [42, 43, 44]
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("45m", 2700), ("2h", 7200), ("1h30m", 5400), ("90s", 90), ("90", 90), (0.5, 0.5)]
+)
+def test_a_time_budget_reads_as_seconds(value, seconds):
+    assert settings.parse_duration("time_budget", value) == seconds
+    assert load_config(None, {"search": {"time_budget": value}}).search.time_budget == value
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "45 minutes", "m", "", 0, -1.5])
+def test_a_bad_time_budget_is_refused_in_one_line(value):
+    with pytest.raises(InputError, match=r"time_budget must be a positive duration: .* Received: "):
+        load_config(None, {"search": {"time_budget": value}})
+
+
+def test_no_trial_starts_after_the_deadline_and_the_oracle_says_it_cut_the_search(tmp_path):
+    hyperparameters = keras_tuner.HyperParameters()
+    hyperparameters.Choice("units", [8, 16, 32])
+    oracle = keras_tuner.oracles.RandomSearchOracle(
+        objective=keras_tuner.Objective("val_auc", "max"), max_trials=2, hyperparameters=hyperparameters
+    )
+    oracle._set_project_dir(str(tmp_path), "project")
+    tuners.stop_starting_trials_at(oracle, time.time() + 60)
+    first = oracle.create_trial("tuner0")
+    assert first.status == "RUNNING" and not oracle.cut_by_time and not tuners.past_deadline(oracle)
+    oracle.rnnsweep_deadline = time.time() - 1  # the budget has run out
+    assert oracle.create_trial("tuner0") is first  # the running trial is this tuner's still
+    assert oracle.create_trial("tuner1").status == "STOPPED"
+    assert oracle.cut_by_time and "tuner1" not in oracle.tuner_ids and len(oracle.trials) == 1
+    # At max_trials, a stop is keras-tuner's own, not the budget's.
+    full = keras_tuner.oracles.RandomSearchOracle(
+        objective=keras_tuner.Objective("val_auc", "max"), max_trials=1, hyperparameters=hyperparameters
+    )
+    full._set_project_dir(str(tmp_path), "full")
+    full.create_trial("tuner0")
+    tuners.stop_starting_trials_at(full, time.time() - 1)
+    assert full.create_trial("tuner1").status == "STOPPED" and not full.cut_by_time
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_time_budget_cuts_the_sweep_which_the_report_says_and_a_new_budget_continues(tmp_path, tiny_csv, workers):
+    config = tmp_path / "sweep.toml"
+    config.write_text(
+        '[search]\narchitectures = ["gru1"]\nmax_trials = 40\nepochs = 1\n'
+        "[search.space]\nunits = [8, 16, 32]\ndropout = [0.0, 0.1, 0.2, 0.3, 0.4]\n"
+        "learning_rate = [0.01, 0.005, 0.003, 0.002, 0.001, 0.0005]\n"
+        "[retrain]\nepochs = 1\npatience = 1\n"
+    )
+    # Counted from the search's start, the workers' start-up (about 10 s here) included.
+    budget = {"1": 4, "2": 25}[workers]
+    run_dir = tmp_path / "run"
+    command = ["run", "--config", str(config), "--data", str(tiny_csv), "--preset", "womens-clothing"]
+    command += ["--output", str(run_dir), "--workers", workers, "--time-budget", str(budget)]
+    assert main(command) == 0
+    first = completed(run_dir)
+    assert 1 <= len(first) < 40  # each trial takes seconds: a few started within the budget
+    record = json.loads((run_dir / "search" / "rnnsweep_time_budget.json").read_text())
+    assert record == {"time_budget_s": budget, "architectures": ["gru1"], "cut_architectures": ["gru1"]}
+    page = html.unescape((run_dir / "report" / "index.html").read_text())
+    cut = f"the search was cut by its time budget ({budget} s): no trial started after it; completed trials of the 40"
+    assert f"Note: {cut} wanted per architecture: gru1 {len(first)}." in page
+    if workers == "2":
+        return  # continuing is the same code with workers; its cost is spent once, in one process
+    before = trial_files(run_dir)
+    assert main(command) == 0  # the same command: a new budget, the sweep continues
+    again = completed(run_dir)
+    assert len(again) > len(first)
+    assert {name: files for name, files in trial_files(run_dir).items() if name in before} == before

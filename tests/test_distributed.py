@@ -385,6 +385,41 @@ def test_killed_launcher_takes_its_workers_along_and_the_sweep_resumes(tmp_path)
     assert_complete_sweep(run_dir)
 
 
+def first_trial_files(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in (run_dir / "search").glob("*/trial_0/*")}
+
+
+@pytest.mark.slow
+def test_an_extension_killed_midway_resumes_and_keeps_every_completed_trial(tmp_path):
+    base, run_dir = setup_run(tmp_path)
+    first = subprocess.run([*base, "--workers", "2", "--max-trials", "1"], capture_output=True, text=True, env=ENV)
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = first_trial_files(run_dir)
+    assert len(before) > 2 and len(pd.read_csv(run_dir / "trials.csv")) == 2
+
+    extend = [*base, "--workers", "2", "--max-trials", "3"]  # 1 -> 3 trials per architecture
+    with open(tmp_path / "launcher.log", "w") as log:
+        launcher = subprocess.Popen(extend, stdout=log, stderr=subprocess.STDOUT, env=ENV)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and launcher.poll() is None:
+            if (run_dir / "search" / "gru1" / "trial_1" / "trial.json").exists():
+                break
+            time.sleep(0.2)
+        time.sleep(1.0)
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait()
+    time.sleep(2.0)  # the workers follow their launcher (PR_SET_PDEATHSIG)
+    assert any('"RUNNING"' in p.read_text() for p in (run_dir / "search").glob("*/trial_*/trial.json")), (
+        "the kill came after the extension"
+    )
+    assert first_trial_files(run_dir) == before
+
+    again = subprocess.run(extend, capture_output=True, text=True, env=ENV, timeout=400)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert_complete_sweep(run_dir)  # 3 trials per architecture, each once, none repeated
+    assert first_trial_files(run_dir) == before  # the first sweep's trials, byte for byte
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel kills orphaned workers on Linux only")
 def test_sweep_killed_with_two_workers_resumes_in_one_process(tmp_path):

@@ -35,6 +35,7 @@ from rnnsweep.tuning.tuners import (
     give_back_interrupted_trials,
     kt_service,
     make_tuner,
+    past_deadline,
     queued_retries,
     take_back_trial,
 )
@@ -103,7 +104,11 @@ def _next_work(servicers, leases: Leases, architectures: int, tuner_id: str) -> 
     while a restarted chief is still loading; or stop, the sweep being over."""
     if len(servicers) < architectures:
         return {"done": False, "architectures": []}
-    queued = [servicer.index for servicer in servicers if queued_retries(servicer.oracle)]
+    queued = [
+        servicer.index
+        for servicer in servicers
+        if queued_retries(servicer.oracle) and not past_deadline(servicer.oracle)  # a retry waits for the next command
+    ]
     if queued or any(servicer.oracle.ongoing_trials for servicer in servicers):
         leases.join(tuner_id)
         return {"done": False, "architectures": queued}
@@ -133,8 +138,15 @@ def _expire_leases(run_dir: Path, architectures, servicers, leases: Leases) -> N
 
 
 def serve_architectures(
-    run_dir: Path, config: Config, architectures, *, data: PreparedData, role: Role, tuner_options: dict | None = None
-) -> None:
+    run_dir: Path,
+    config: Config,
+    architectures,
+    *,
+    data: PreparedData,
+    role: Role,
+    tuner_options: dict | None = None,
+    deadline: float | None = None,
+) -> set[str]:
     """Serve every architecture's oracle until the sweep ends; the chief never trains.
 
     Architecture i is served on port `role.port + i`. keras-tuner's own chief serves one
@@ -151,6 +163,11 @@ def serve_architectures(
     the trial, and what the silent worker says of that trial later is ignored. Started again
     by the launcher after dying (`CHIEF_RESTART_ENV` set), the chief leaves the trials it had
     handed out with their workers (`give_back_interrupted_trials`), leases counted from its start.
+    After `deadline` (a `time.time()` value; default None: none) no trial starts, a retry
+    included (it waits for the next command).
+
+    Returns:
+        The names of the architectures the deadline kept a trial from.
 
     Raises:
         InputError: A port is taken, or an architecture's trials failed
@@ -165,7 +182,9 @@ def serve_architectures(
             saved = RunLayout(run_dir).project(architecture.name) / "oracle.json"
             ongoing = json.loads(saved.read_text()).get("ongoing_trials", {}) if restarted and saved.is_file() else {}
             with keras_tuner_environment(role, index):
-                tuner = make_tuner(config, architecture, data, RunLayout(run_dir).search, **(tuner_options or {}))
+                tuner = make_tuner(
+                    config, architecture, data, RunLayout(run_dir).search, deadline=deadline, **(tuner_options or {})
+                )
             given = give_back_interrupted_trials(tuner.oracle, ongoing)
             if given:
                 logger.info("[chief] %s: trial(s) %s stay with their workers", architecture.name, ", ".join(given))
@@ -219,6 +238,11 @@ def serve_architectures(
             _expire_leases(run_dir, architectures, servicers, leases)
             time.sleep(0.5)
         logger.info("[chief] the longest silence of a worker that spoke again: %.1f s", leases.longest_gap)
+        return {
+            a.name
+            for a, servicer in zip(architectures, servicers, strict=True)
+            if getattr(servicer.oracle, "cut_by_time", False)
+        }
     finally:
         for server in servers:
             server.stop(grace=None)

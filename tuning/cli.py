@@ -47,6 +47,7 @@ def _overrides(args: argparse.Namespace) -> dict:
             "tensorboard": get("tensorboard"),
             "isolate_trials": get("isolate_trials"),
             "worker_timeout": get("worker_timeout"),
+            "time_budget": get("time_budget"),
             "backend": get("backend"),
         },
         "retrain": {

@@ -113,6 +113,11 @@ def _search_flags(parser: argparse.ArgumentParser) -> None:
         help="Keras backend that trains (default: auto, the one measured faster here; exports stay TensorFlow)",
     )
     group.add_argument(
+        "--time-budget",
+        metavar="DURATION",
+        help="start no trial after this wall time: seconds, or e.g. 45m, 2h, 1h30m (default: no limit)",
+    )
+    group.add_argument(
         "--worker-timeout",
         type=float,
         metavar="SECONDS",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from pathlib import Path
 
@@ -57,6 +58,10 @@ class SearchConfig:
         backend: Keras backend that trains the sweep and the retraining: "auto",
             "tensorflow" or "jax" (default "auto": see `tuning.backends.resolve_backend`;
             the raw-text export is always built on TensorFlow).
+        time_budget: Wall time after which no trial starts, counted from the start of each
+            `tune`/`run` command's search: seconds, or a duration such as "45m", "2h",
+            "1h30m" (default None: no limit). Trials already running finish; retraining
+            and the report still run; resuming with a new budget continues the sweep.
         worker_timeout: Seconds a distributed sweep's worker may stay silent before the
             chief gives its running trial to another worker (default 300; workers beat
             every 10 s, see `tuning.leases`). Changing it never changes results, so a run
@@ -85,6 +90,7 @@ class SearchConfig:
     seed: int = 42
     backend: str = "auto"
     worker_timeout: float = DEFAULT_WORKER_TIMEOUT_S
+    time_budget: float | str | None = None
     space: dict = dataclasses.field(default_factory=dict)
     custom_architectures: dict = dataclasses.field(default_factory=dict)
 
@@ -111,10 +117,41 @@ class SearchConfig:
                 f"worker_timeout must be at least {3 * HEARTBEAT_S:.0f} s (three heartbeats). "
                 f"Received: {self.worker_timeout!r}"
             )
+        parse_duration("time_budget", self.time_budget)
         if self.early_stopping_patience < 0:
             raise InputError(f"early_stopping_patience must be >= 0. Received: {self.early_stopping_patience!r}")
         for architecture in resolve_architectures(self.architectures, self.custom_architectures):
             default_search_space(architecture.name, self.space)
+
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def parse_duration(key: str, value: float | str | None) -> float | None:
+    """Seconds in `value`: a number of seconds, or "90s", "45m", "2h", "1h30m" (None stays None).
+
+    Raises:
+        InputError: Not a positive duration in one of those forms.
+    """
+    if value is None:
+        return None
+    match = _DURATION.fullmatch(value.strip()) if isinstance(value, str) else None
+    if isinstance(value, bool):
+        seconds = None
+    elif isinstance(value, int | float):
+        seconds = float(value)
+    elif re.fullmatch(r"\d+(?:\.\d+)?", value.strip()):  # "90" from the command line: seconds
+        seconds = float(value)
+    elif match and any(match.groups()):
+        hours, minutes, secs = (float(part or 0) for part in match.groups())
+        seconds = 3600 * hours + 60 * minutes + secs
+    else:
+        seconds = None
+    if seconds is None or not seconds > 0:
+        raise InputError(
+            f"{key} must be a positive duration: seconds, or e.g. '90s', '45m', '2h', '1h30m'. Received: {value!r}"
+        )
+    return seconds
 
 
 @dataclasses.dataclass
@@ -345,11 +382,12 @@ LEGACY_VALUES: dict[tuple[str, str], object] = {
     ("search", "worker_timeout"): DEFAULT_WORKER_TIMEOUT_S,  # 48750b9
     ("search", "backend"): "tensorflow",  # 5cecc2c: TensorFlow trained everything before it
     ("data", "max_input_bytes"): 4 * 1024**3,  # d6fdeee
+    ("search", "time_budget"): None,
 }
 
 # What re-running `tune`/`run` on a run directory with another value of a setting does
 # (README, "Continuing a run"). [data] and [search] keys not listed are REFUSED.
-ANY = "kept: changes no result"
+ANY = "accepted: changes no trial's result"
 EXTENDS = "extends the search"
 FOLLOWS = "re-runs retraining, baselines and the report"
 REFUSED = "refused: changes what a trial means"
@@ -357,13 +395,15 @@ SETTING_CHANGES: dict[tuple[str, str], str] = {
     ("search", "max_trials"): EXTENDS,  # a larger value; not with hyperband
     ("search", "architectures"): EXTENDS,  # more names, none removed
     ("search", "custom_architectures"): EXTENDS,  # new names, none changed
-    # Where and how trials run, never what they compute: the lease, the backend (BENCHMARKS.md:
-    # equal validation AUC within the spread), TensorBoard logs, subprocesses, the failure limit.
+    # Where, how and for how long trials run, never what they compute: the lease, the backend
+    # (BENCHMARKS.md: equal validation AUC within the spread), TensorBoard logs, subprocesses,
+    # the failure limit, the time budget.
     ("search", "worker_timeout"): ANY,
     ("search", "backend"): ANY,
     ("search", "tensorboard"): ANY,
     ("search", "isolate_trials"): ANY,
     ("search", "max_consecutive_failures"): ANY,
+    ("search", "time_budget"): ANY,  # how long this command searches; a cut sweep continues
     ("data", "max_input_bytes"): ANY,  # a guard on reading the file, which the run has read already
 }
 

@@ -33,6 +33,9 @@ TOKEN_ENV = "RNNSWEEP_TOKEN"
 TOKEN_METADATA = "rnnsweep-token"
 # Set by the launcher on a chief it restarts after the previous one died under running workers.
 CHIEF_RESTART_ENV = "RNNSWEEP_CHIEF_RESTART"
+# The launcher's search deadline (a `time.time()` value) for the chief it starts and restarts:
+# the time budget counts from the launcher's start, not from each chief's.
+DEADLINE_ENV = "RNNSWEEP_SEARCH_DEADLINE"
 
 # keras-tuner's workers call the chief only when a trial starts and ends; between, a thread in
 # each worker beats this often, whatever the epoch length.
@@ -341,6 +344,7 @@ def run_local_workers(
     max_restarts: int = DEFAULT_MAX_WORKER_RESTARTS,
     host: str = "127.0.0.1",
     on_poll=None,
+    deadline: float | None = None,
 ) -> None:
     """Run a chief and `workers` worker processes on this machine until the sweep ends.
 
@@ -361,6 +365,8 @@ def run_local_workers(
         host: Loopback address for the chief (default "127.0.0.1").
         on_poll: Called about every half second while the sweep runs, e.g. to report
             finished trials (default None).
+        deadline: A `time.time()` value after which the chief starts no trial (default
+            None: the time budget, if any, counts from the chief's start).
 
     Raises:
         InputError: The chief stopped the sweep (exit code 2, its reason in chief.log), or
@@ -404,6 +410,8 @@ def run_local_workers(
         env = _thread_env(1, None, token)
         if restarted:
             env[CHIEF_RESTART_ENV] = "1"
+        if deadline is not None:
+            env[DEADLINE_ENV] = repr(deadline)
         return start("chief", ["--role", "chief"], env)
 
     chief = start_chief(restarted=False)

@@ -5,16 +5,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import time
 from pathlib import Path
 
 from rnnsweep.data_prep.errors import InputError
-from rnnsweep.data_prep.layout import RunLayout, read_trials
+from rnnsweep.data_prep.layout import RunLayout, read_time_budget, read_trials, time_cut_line
 from rnnsweep.data_prep.prepare import PreparedData, build_prepared, load_prepared, save_prepared
 from rnnsweep.data_prep.run_dir import claim_run_dir, require_run_dir
 from rnnsweep.models.architectures import resolve_architectures
 from rnnsweep.tuning.backends import resolve_backend, use_backend
 from rnnsweep.tuning.baselines import run_baselines
-from rnnsweep.tuning.config import Config, check_run_can_open, check_same_settings, load_run_config, open_run
+from rnnsweep.tuning.config import (
+    Config,
+    check_run_can_open,
+    check_same_settings,
+    load_run_config,
+    open_run,
+    parse_duration,
+)
 from rnnsweep.tuning.distributed import (
     DEFAULT_MAX_WORKER_RESTARTS,
     Role,
@@ -25,7 +33,12 @@ from rnnsweep.tuning.distributed import (
 )
 from rnnsweep.tuning.leaderboard import build_leaderboard
 from rnnsweep.tuning.progress import LiveDisplay, Progress, TrialWatcher
-from rnnsweep.tuning.trials import collect_trials, log_leaderboard, saved_failure_limit_error, write_trials
+from rnnsweep.tuning.trials import (
+    collect_trials,
+    log_leaderboard,
+    saved_failure_limit_error,
+    write_trials,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +136,7 @@ def _sweep_with_workers(run_dir: Path, config: Config, *, workers: int, max_rest
     trial, a live table on a terminal, and the leaderboard at the end.
     """
     search = config.search
+    start, budget = time.time(), parse_duration("time_budget", search.time_budget)  # counted from here
     architectures = resolve_architectures(search.architectures, search.custom_architectures)
     progress = Progress(run_dir, architectures, search.max_trials, search.objective)
     watcher = TrialWatcher(progress)
@@ -137,7 +151,12 @@ def _sweep_with_workers(run_dir: Path, config: Config, *, workers: int, max_rest
 
         try:
             run_local_workers(
-                run_dir, workers=workers, architectures=len(architectures), max_restarts=max_restarts, on_poll=poll
+                run_dir,
+                workers=workers,
+                architectures=len(architectures),
+                max_restarts=max_restarts,
+                on_poll=poll,
+                deadline=None if budget is None else start + budget,
             )
         except InputError:
             # A chief stopped by the failure limit: the same one line as in one process.
@@ -150,7 +169,7 @@ def _sweep_with_workers(run_dir: Path, config: Config, *, workers: int, max_rest
     # chief that died after the last worker had finished (nothing left to restart it for).
     table = collect_trials(run_dir, architectures, search.objective)
     write_trials(run_dir, table)
-    log_leaderboard(table, search.objective)
+    log_leaderboard(table, search.objective, cut=time_cut_line(table, read_time_budget(run_dir), search.max_trials))
     return table
 
 

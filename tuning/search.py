@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
+import time
 from pathlib import Path
 
 import grpc
@@ -13,18 +15,24 @@ import keras_tuner
 import pandas as pd
 
 from rnnsweep.data_prep.errors import InputError
-from rnnsweep.data_prep.layout import RunLayout
+from rnnsweep.data_prep.layout import RunLayout, read_time_budget, time_cut_line
 from rnnsweep.data_prep.prepare import PreparedData, load_prepared
 from rnnsweep.models import objective as objectives
 from rnnsweep.models.architectures import Architecture, resolve_architectures
-from rnnsweep.tuning.config import Config, check_same_settings, save_config
-from rnnsweep.tuning.distributed import TOKEN_ENV, Role, keras_tuner_environment
+from rnnsweep.tuning.config import Config, check_same_settings, parse_duration, save_config
+from rnnsweep.tuning.distributed import DEADLINE_ENV, TOKEN_ENV, Role, keras_tuner_environment
 from rnnsweep.tuning.exact_auc import ValidationAUC
 from rnnsweep.tuning.inputs import fit_inputs, validation_data
 from rnnsweep.tuning.leases import Heartbeat
 from rnnsweep.tuning.progress import Progress
 from rnnsweep.tuning.stopping import FailOnNonFiniteLoss
-from rnnsweep.tuning.trials import collect_trials, failure_limit_error, log_leaderboard, write_trials
+from rnnsweep.tuning.trials import (
+    collect_trials,
+    failure_limit_error,
+    log_leaderboard,
+    write_time_budget,
+    write_trials,
+)
 from rnnsweep.tuning.tuners import (
     atomic_state_files,
     consecutive_failures,
@@ -48,7 +56,8 @@ def search_architecture(
     tls_ca: bytes | None = None,
     heartbeat: Heartbeat | None = None,
     index: int = 0,
-) -> None:
+    deadline: float | None = None,
+) -> bool:
     """Run (or resume) one architecture's keras-tuner project in this process.
 
     Args:
@@ -65,6 +74,10 @@ def search_architecture(
         heartbeat: A worker's heartbeat to the chief, which says when a trial was taken
             back from it (default None: not a worker).
         index: The architecture's place in the sweep, as the chief numbers them (default 0).
+        deadline: A `time.time()` value after which no trial starts (default None: none).
+
+    Returns:
+        Whether the deadline kept a trial from starting.
 
     Raises:
         InputError: Too many consecutive failed trials, keras-tuner's `FatalError`, or a
@@ -91,7 +104,16 @@ def search_architecture(
     if max_trials is not None and search.tuner != "hyperband":
         options["max_trials"] = max_trials
     with atomic_state_files():
-        tuner = make_tuner(config, architecture, data, RunLayout(run_dir).search, token=token, tls_ca=tls_ca, **options)
+        tuner = make_tuner(
+            config,
+            architecture,
+            data,
+            RunLayout(run_dir).search,
+            token=token,
+            tls_ca=tls_ca,
+            deadline=deadline,
+            **options,
+        )
         tuner.progress = functools.partial(progress, architecture.name)
         tuner.heartbeat, tuner.architecture_index = heartbeat, index
         try:
@@ -119,6 +141,16 @@ def search_architecture(
             save_every_trial(oracle)
             last = oracle.trials[oracle.end_order[-1]]
             raise failure_limit_error(search.max_consecutive_failures, last.message) from None
+    return getattr(tuner.oracle, "cut_by_time", False)
+
+
+def search_deadline(time_budget: float | str | None) -> float | None:
+    """When this command's search stops starting trials (a `time.time()` value, None: never):
+    the launcher's deadline for a chief it started (`DEADLINE_ENV`), else now plus the budget."""
+    if os.environ.get(DEADLINE_ENV):
+        return float(os.environ[DEADLINE_ENV])
+    seconds = parse_duration("time_budget", time_budget)
+    return None if seconds is None else time.time() + seconds
 
 
 def run_search(
@@ -164,20 +196,27 @@ def run_search(
         tuner_options = {"distribution_strategy": mirrored_strategy(), **(tuner_options or {})}
     prefix = f"[{role.tuner_id}] " if role else ""
     progress = Progress(run_dir, architectures, search.max_trials, search.objective, prefix=prefix)
+    owner = role is None or role.role == "chief"  # of the oracles: the one that saves the record
+    deadline = search_deadline(search.time_budget) if owner else None
+    cut = set()
     try:
         if role is not None and role.role == "chief":
             with atomic_state_files():
-                serve_architectures(run_dir, config, architectures, data=data, role=role, tuner_options=tuner_options)
+                cut |= serve_architectures(
+                    run_dir, config, architectures, data=data, role=role, tuner_options=tuner_options, deadline=deadline
+                )
         else:
             with Heartbeat(role) if role else contextlib.nullcontext() as heartbeat:
                 pending = range(len(architectures))
                 while pending is not None:
                     for index in pending:
+                        name = architectures[index].name
                         if search.isolate_trials:
-                            search_in_subprocesses(run_dir, config, architectures[index])
+                            if search_in_subprocesses(run_dir, config, architectures[index], deadline=deadline):
+                                cut.add(name)
                             continue
                         with keras_tuner_environment(role, index) if role else contextlib.nullcontext():
-                            search_architecture(
+                            stopped = search_architecture(
                                 run_dir,
                                 config,
                                 architectures[index],
@@ -188,13 +227,20 @@ def run_search(
                                 tls_ca=role.tls_ca if role else None,
                                 heartbeat=heartbeat,
                                 index=index,
+                                deadline=deadline,
                             )
+                        if stopped:
+                            cut.add(name)
                     # A worker goes back to architectures whose trials the chief took back from silent workers.
                     pending = heartbeat.next_work() if heartbeat else None
     finally:
         table = collect_trials(run_dir, architectures, search.objective)
-        if role is None or role.role == "chief":
+        if owner:
             write_trials(run_dir, table)
-    if role is None or role.role == "chief":
-        log_leaderboard(table, search.objective)
+    if owner:
+        names = [a.name for a in architectures]
+        write_time_budget(
+            run_dir, parse_duration("time_budget", search.time_budget), names, [n for n in names if n in cut]
+        )
+        log_leaderboard(table, search.objective, cut=time_cut_line(table, read_time_budget(run_dir), search.max_trials))
     return table

@@ -11,6 +11,7 @@ import argparse
 import logging
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from rnnsweep.data_prep.errors import InputError
@@ -20,8 +21,12 @@ from rnnsweep.tuning.trials import finished_trials
 MODULE = "rnnsweep.tuning.trial_process"
 
 
-def search_in_subprocesses(run_dir: Path, config, architecture) -> None:
-    """Run the trials of one architecture, each in its own process, until it has `max_trials`.
+def search_in_subprocesses(run_dir: Path, config, architecture, *, deadline: float | None = None) -> bool:
+    """Run the trials of one architecture, each in its own process, until it has `max_trials`
+    or `deadline` (a `time.time()` value; default None: none) has passed.
+
+    Returns:
+        Whether the deadline kept a trial from starting.
 
     Raises:
         InputError: A trial process reported bad input, or two in a row ended without
@@ -30,6 +35,8 @@ def search_in_subprocesses(run_dir: Path, config, architecture) -> None:
     project = RunLayout(run_dir).project(architecture.name)
     deaths = 0
     while (finished := finished_trials(project)) < config.search.max_trials:
+        if deadline is not None and time.time() >= deadline:
+            return True
         command = [sys.executable, "-P", "-m", MODULE, str(run_dir), architecture.name, str(finished + 1)]
         result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
         if result.returncode == 2:
@@ -43,6 +50,7 @@ def search_in_subprocesses(run_dir: Path, config, architecture) -> None:
                 )
             continue
         deaths = 0
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -182,6 +182,8 @@ def write_trials(run_dir: Path, table: pd.DataFrame) -> None:
 def best_trials(table: pd.DataFrame, *, objective: str, top: int = 0) -> pd.DataFrame:
     """Best completed trials by their search score: one per architecture (top=0) or the
     `top` best overall, best first."""
+    if table.empty:  # no trial started (a time budget spent before the first): no columns either
+        return table
     completed = table[table["status"] == "COMPLETED"].copy()
     completed = completed[np.isfinite(completed["objective"].astype(float))]
     completed = completed.sort_values("objective", ascending=objectives.direction(objective) == "min")
@@ -190,8 +192,16 @@ def best_trials(table: pd.DataFrame, *, objective: str, top: int = 0) -> pd.Data
     return completed.groupby("architecture", sort=False).head(1)
 
 
-def log_leaderboard(table: pd.DataFrame, objective: str) -> None:
-    """Log the best trial of each architecture, then one warning per architecture with no completed trial."""
+def write_time_budget(run_dir: Path, seconds: float | None, architectures: list[str], cut: list[str]) -> None:
+    """Save the search's time budget (None: none), its architectures and those the budget
+    cut, which `layout.read_time_budget`, the leaderboard and the report read."""
+    record = {"time_budget_s": seconds, "architectures": architectures, "cut_architectures": cut}
+    write_atomically(RunLayout(run_dir).time_budget, json.dumps(record, indent=1))
+
+
+def log_leaderboard(table: pd.DataFrame, objective: str, *, cut: str = "") -> None:
+    """Log the best trial of each architecture, what the time budget cut (`time_cut_line`),
+    then one warning per architecture with no completed trial."""
     best = best_trials(table, objective=objective)
     if best.empty:
         logger.info("no trial completed")
@@ -199,5 +209,7 @@ def log_leaderboard(table: pd.DataFrame, objective: str) -> None:
         logger.info("leaderboard (best trial per architecture, %s):", objective)
         for rank, row in enumerate(best.itertuples(), start=1):
             logger.info("  %d. %-12s %.4f  (trial %s)", rank, row.architecture, row.objective, row.trial_id)
+    if cut:
+        logger.info("%s", cut)
     for architecture, reason in failed_architectures(table).items():
         logger.warning("%s: no trial completed (last reason: %s); see trials.csv", architecture, reason or "none given")

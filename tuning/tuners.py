@@ -11,6 +11,8 @@ under it (the pin in pyproject.toml is the range those tests passed on):
 - `reload_project_oracle`: a project is reloaded only by the process whose own tuner file
   is there, so a chief resuming a one-process sweep started its oracle afresh.
 - `consecutive_failures`: the failure limit is read from the oracle's own record.
+- `stop_starting_trials_at`, `past_deadline`: a time budget; keras-tuner stops only at
+  `max_trials`.
 - `OracleServicer`, `add_oracle_service`, `chief_may_exit`: its gRPC chief, served by
   `tuning.chief` for every architecture at once; `end_trial_or_reach_failure_limit`: the
   failure limit, which keras-tuner raises inside the chief's gRPC handler, answered there;
@@ -74,8 +76,38 @@ def add_oracle_service(servicer, server) -> None:
 
 def chief_may_exit(oracle) -> bool:
     """keras-tuner's own test (no trial running, every worker told to stop), and no trial
-    waiting for a retry (keras-tuner's chief would leave a taken-back trial unrun)."""
-    return _kt_oracle_chief.exit_chief(oracle) and not oracle._retry_queue
+    waiting for a retry (keras-tuner's chief would leave a taken-back trial unrun) unless the
+    time budget has passed (the retry waits for the next command)."""
+    return _kt_oracle_chief.exit_chief(oracle) and (not oracle._retry_queue or past_deadline(oracle))
+
+
+def stop_starting_trials_at(oracle, deadline: float) -> None:
+    """From `deadline` (a `time.time()` value) on, answer every request for a new trial as
+    keras-tuner does once `max_trials` is reached (a STOPPED trial, the tuner leaves), so no
+    trial starts; running trials finish. `oracle.cut_by_time` becomes True when a trial was
+    refused that the oracle would have started (not yet at `max_trials`, or a retry queued).
+
+    keras-tuner has no deadline of its own; its `create_trial` is replaced on this instance,
+    which both a single process's tuner and the chief's gRPC servicer call.
+    """
+    create_trial = oracle.create_trial
+    oracle.rnnsweep_deadline, oracle.cut_by_time = deadline, False
+
+    def create_trial_before_the_deadline(tuner_id):
+        if not past_deadline(oracle) or tuner_id in oracle.ongoing_trials:
+            return create_trial(tuner_id)
+        if oracle._retry_queue or oracle.max_trials is None or len(oracle.trials) < oracle.max_trials:
+            oracle.cut_by_time = True
+        oracle.tuner_ids.discard(tuner_id)  # as keras-tuner does for the tuner it stops
+        return Trial(oracle.get_space(), status=TrialStatus.STOPPED)
+
+    oracle.create_trial = create_trial_before_the_deadline
+
+
+def past_deadline(oracle) -> bool:
+    """Whether `stop_starting_trials_at` gave `oracle` a deadline that has passed."""
+    deadline = getattr(oracle, "rnnsweep_deadline", None)
+    return deadline is not None and time.time() >= deadline
 
 
 def connect_to_chief(oracle, token: str | None, tls_ca: bytes | None = None) -> None:
@@ -335,6 +367,7 @@ def make_tuner(
     *,
     token: str | None = None,
     tls_ca: bytes | None = None,
+    deadline: float | None = None,
     **tuner_options,
 ) -> keras_tuner.Tuner:
     """A keras-tuner tuner for one architecture, resuming its project if one exists.
@@ -346,6 +379,8 @@ def make_tuner(
         project_root: Folder holding one project per architecture.
         token: The sweep's token, sent by a worker with every call (default None).
         tls_ca: The certificate a worker trusts for the chief's TLS, PEM (default None: plaintext).
+        deadline: A `time.time()` value after which no trial starts (default None: none;
+            see `stop_starting_trials_at`).
         **tuner_options: Passed on to the tuner (e.g. `distribution_strategy`).
 
     Returns:
@@ -377,4 +412,6 @@ def make_tuner(
     reload_project_oracle(tuner)
     forget_ended_retries(tuner.oracle)
     connect_to_chief(tuner.oracle, token, tls_ca)
+    if deadline is not None and not isinstance(tuner.oracle, _kt_oracle_client.OracleClient):
+        stop_starting_trials_at(tuner.oracle, deadline)
     return tuner
