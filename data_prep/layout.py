@@ -91,6 +91,11 @@ class RunLayout:
         return self.root / "leaderboard.json"
 
     @property
+    def timings(self) -> Path:
+        """Wall seconds of each stage (`tuning.pipeline`); the search's summed over its commands."""
+        return self.root / "timings.json"
+
+    @property
     def report(self) -> Path:
         return self.root / "report"
 
@@ -120,6 +125,7 @@ class RunLayout:
             self.trials_csv,
             self.trials_json,
             self.leaderboard,
+            self.timings,
             self.config,
         ]
 

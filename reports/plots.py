@@ -119,6 +119,19 @@ def plot_best_so_far(trials: pd.DataFrame, objective: str, ax=None):
     return fig
 
 
+def plot_best_so_far_over_time(curves: dict[str, tuple[list[float], list[float]]], objective: str, ax=None):
+    """Each run's best validation score so far against the wall seconds of its sweep."""
+    fig, ax = _axes(ax, figsize=(6, 3.5))
+    for name, (seconds, best) in curves.items():
+        ax.step(seconds, best, where="post", marker="o", markersize=3, label=name)
+    ax.set_xlim(left=0)  # the sweep's start
+    ax.set_xlabel("wall time of the sweep (s)")
+    ax.set_ylabel(f"best {objective} so far")
+    ax.set_title("best so far against wall time", fontsize=9)
+    ax.legend(fontsize=7)
+    return fig
+
+
 def architecture_colors(architectures) -> dict:
     """One fixed colour per architecture, the same in every search figure."""
     names = list(dict.fromkeys(architectures))

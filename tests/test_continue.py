@@ -14,7 +14,7 @@ from pathlib import Path
 import keras_tuner
 import pandas as pd
 import pytest
-from conftest import TINY_OVERRIDES
+from conftest import TINY_OVERRIDES, make_reviews, write_csv
 
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.reports.build import load_run, next_step
@@ -32,7 +32,7 @@ from rnnsweep.tuning.config import (
     load_config,
     setting_change,
 )
-from rnnsweep.tuning.pipeline import data_stage, tune_stage
+from rnnsweep.tuning.pipeline import data_stage, run_all, tune_stage
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SPACE = {"units": [8, 16], "dropout": [0.0, 0.2, 0.4], "learning_rate": [1e-2, 3e-3]}
@@ -333,3 +333,70 @@ def test_a_time_budget_cuts_the_sweep_which_the_report_says_and_a_new_budget_con
     again = completed(run_dir)
     assert len(again) > len(first)
     assert {name: files for name, files in trial_files(run_dir).items() if name in before} == before
+
+
+def finished_run(folder: Path, rows: Path, **search) -> Path:
+    overrides = {
+        "data": {**TINY_OVERRIDES["data"], "path": str(rows), "seed": search.pop("data_seed", 42)},
+        "search": {**TINY_OVERRIDES["search"], "architectures": ["gru1"], **search},
+        "retrain": {"epochs": 1, "patience": 1},
+    }
+    run_all(load_config(None, overrides), folder, workers=1)
+    return folder
+
+
+@pytest.mark.slow
+def test_compare_pairs_runs_on_the_same_test_rows_and_says_why_not_otherwise(tmp_path, tiny_run, capsys):
+    rows = write_csv(tmp_path / "reviews.csv", make_reviews())  # the tiny run's rows, in another file
+    same_rows = finished_run(tmp_path / "seed7", rows, seed=7)
+    other_rows = finished_run(tmp_path / "split7", rows, data_seed=7)
+    runs = [tiny_run, same_rows, other_rows]
+    output = tmp_path / "comparison"
+    assert main(["compare", *map(str, runs), "--output", str(output)]) == 0
+    assert capsys.readouterr().out.strip() == str(output / "index.html")
+    comparison = json.loads((output / "comparison.json").read_text())
+    page = html.unescape((output / "index.html").read_text())
+
+    # Only the settings that differ, with each run's value.
+    differ = comparison["settings_that_differ"]
+    assert {"search.seed", "data.seed", "data.path", "search.architectures"} <= set(differ)
+    assert "search.epochs" not in differ and "retrain.patience" not in differ and "retrain.epochs" in differ
+    assert differ["search.seed"] == [42, 7, 42]
+    # The winner is chosen on validation.
+    validation = [run["chosen"]["validation_score"] for run in comparison["runs"]]
+    best = comparison["best_on_validation"]
+    assert validation[best] == max(validation)
+    assert f"Best on validation (val_auc): <strong>run {best + 1}</strong>, {runs[best]}," in page
+    # Same test rows: a paired bootstrap of the two chosen models, as the verdict words it.
+    chosen = [run["chosen"] for run in comparison["runs"]]
+    for entry in comparison["paired"]:
+        i = entry["run"]
+        sentence = re.search(rf'<p class="paired" id="paired-{i + 1}">(.*?)</p>', page).group(1)
+        if runs[i] == other_rows or runs[best] == other_rows:
+            assert entry["result"] is None
+            assert "were tested on different rows" in sentence and "no paired test is possible" in sentence
+            continue
+        auc = entry["result"]["metrics"]["auc_macro"]
+        assert auc["difference"] == pytest.approx(chosen[i]["test"]["auc_macro"] - chosen[best]["test"]["auc_macro"])
+        low, high = auc["interval"]
+        assert low <= auc["difference"] <= high and high - low < 0.5
+        verdict = "beats" if low > 0 else "is behind" if high < 0 else "is level with"
+        assert auc["verdict"] == verdict and entry["result"]["rows"] == 60
+        assert sentence.startswith(f"run {i + 1} ({chosen[i]['name']}) {verdict} run {best + 1} ")
+        assert f"a difference of {auc['difference']:+.4f}" in sentence and "same 60 test rows" in sentence
+    assert any(entry["result"] is None for entry in comparison["paired"])
+    assert any(entry["result"] is not None for entry in comparison["paired"])
+    assert (output / "best_so_far.png").stat().st_size > 1000
+    # Each stage's wall time is shown.
+    assert set(comparison["runs"][1]["timings"]) == {"data", "search", "retrain", "baselines", "report"}
+
+    # A folder of someone else's is never written into.
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "mine.txt").write_text("keep")
+    assert main(["compare", str(tiny_run), str(same_rows), "--output", str(foreign)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"rnnsweep compare: error: {foreign}: holds files rnnsweep did not write (no comparison.json); "
+        "pass --output with a new or empty folder"
+    ]
+    assert [p.name for p in foreign.iterdir()] == ["mine.txt"]

@@ -123,6 +123,10 @@ def dispatch(args: argparse.Namespace) -> int:
     elif args.command == "report":
         args.log_dir = Path(args.run_dir)
         print(pipeline.report_stage(Path(args.run_dir)))
+    elif args.command == "compare":
+        from rnnsweep.tuning.compare import compare_runs
+
+        print(compare_runs(args.run_dirs, args.output))
     elif args.command == "predict":
         from rnnsweep.tuning.backends import use_backend
 

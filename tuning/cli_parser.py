@@ -237,4 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     _data_flags(run)
     _search_flags(run)
     _retrain_flags(run, prefix="retrain-")
+    compare = sub.add_parser(
+        "compare",
+        help="compare finished runs on one page (paired test where the test rows are the same)",
+        formatter_class=HelpFormatter,
+    )
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="two or more finished run directories")
+    compare.add_argument("--output", required=True, metavar="DIR", help="folder for index.html and its figures")
     return parser

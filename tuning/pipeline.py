@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sys
 import time
 from pathlib import Path
 
 from rnnsweep.data_prep.errors import InputError
+from rnnsweep.data_prep.files import write_atomically
 from rnnsweep.data_prep.layout import RunLayout, read_time_budget, read_trials, time_cut_line
 from rnnsweep.data_prep.prepare import PreparedData, build_prepared, load_prepared, save_prepared
 from rnnsweep.data_prep.run_dir import claim_run_dir, require_run_dir
@@ -43,6 +45,19 @@ from rnnsweep.tuning.trials import (
 logger = logging.getLogger(__name__)
 
 
+@contextlib.contextmanager
+def _timed(run_dir: Path, stage: str, *, summed: bool = False):
+    """Record the block's wall seconds as `stage` in `RUN_DIR/timings.json` when it succeeds;
+    `summed` adds them to the earlier commands' (a search continued over several commands)."""
+    start = time.monotonic()
+    yield
+    path = RunLayout(run_dir).timings
+    timings = json.loads(path.read_text()) if path.is_file() else {}
+    seconds = time.monotonic() - start
+    timings[stage] = round(seconds + (timings.get(stage, 0.0) if summed else 0.0), 3)
+    write_atomically(path, json.dumps(timings, indent=1))
+
+
 def data_stage(config: Config, run_dir: Path, *, overwrite: bool = False) -> PreparedData:
     """Load, clean, split and encode the data into `RUN_DIR/data` (see `prepare_data`).
 
@@ -53,9 +68,10 @@ def data_stage(config: Config, run_dir: Path, *, overwrite: bool = False) -> Pre
         InputError: Bad settings or data, or a run directory holding other settings.
     """
     check_run_can_open(run_dir, config, overwrite=overwrite)
-    prepared = build_prepared(config.data)
-    open_run(run_dir, config, overwrite=overwrite)
-    data = save_prepared(prepared, run_dir)
+    with _timed(run_dir, "data"):  # written at the end, once the run directory exists
+        prepared = build_prepared(config.data)
+        open_run(run_dir, config, overwrite=overwrite)
+        data = save_prepared(prepared, run_dir)
     summary = data.summary
     logger.info(
         "data: %d rows read, %d used; dropped %s; classes %s; sequence length %d; vocabulary %d",
@@ -124,9 +140,10 @@ def tune_stage(
     else:
         open_run(run_dir, config)
     workers = 1 if role is not None else resolve_workers(workers, config.search, tuner_options=tuner_options)
-    if workers > 1:
-        return _sweep_with_workers(run_dir, config, workers=workers, max_restarts=max_worker_restarts)
-    return _run_search(run_dir, config, tuner_options=tuner_options, role=role)
+    with _timed(run_dir, "search", summed=True) if role is None else contextlib.nullcontext():
+        if workers > 1:
+            return _sweep_with_workers(run_dir, config, workers=workers, max_restarts=max_worker_restarts)
+        return _run_search(run_dir, config, tuner_options=tuner_options, role=role)
 
 
 def _sweep_with_workers(run_dir: Path, config: Config, *, workers: int, max_restarts: int):
@@ -198,10 +215,12 @@ def retrain_stage(run_dir: Path, overrides: dict | None = None) -> dict:
         open_run(run_dir, config)
     else:
         claim_run_dir(run_dir)  # an earlier release's run is adopted (marker written) before results are
-    results = retrain_best(run_dir, config, data=data)
-    results["baselines"] = run_baselines(
-        run_dir, data=data, objective=config.search.objective, balance=config.data.balance, seed=config.data.seed
-    )
+    with _timed(run_dir, "retrain"):
+        results = retrain_best(run_dir, config, data=data)
+    with _timed(run_dir, "baselines"):
+        results["baselines"] = run_baselines(
+            run_dir, data=data, objective=config.search.objective, balance=config.data.balance, seed=config.data.seed
+        )
     results["leaderboard"] = build_leaderboard(run_dir, data=data, objective=config.search.objective)
     return results
 
@@ -211,7 +230,8 @@ def report_stage(run_dir: Path) -> Path:
     from rnnsweep.reports.build import build_report
 
     claim_run_dir(require_run_dir(run_dir))
-    index = build_report(run_dir)
+    with _timed(run_dir, "report"):
+        index = build_report(run_dir)
     figures = len(list(index.parent.glob("*.png")))
     logger.info("report: %s and %d figures in %s", index.name, figures, index.parent)
     return index

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +76,8 @@ def record_duration(trial_dir: Path, seconds: float, backend: str) -> None:
     neither); one file per trial, so workers of a distributed sweep never write the same file."""
     trial_dir = Path(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
-    write_atomically(trial_dir / DURATION_FILE, json.dumps({"seconds": round(seconds, 3), "backend": backend}))
+    record = {"seconds": round(seconds, 3), "backend": backend, "ended_at": round(time.time(), 3)}
+    write_atomically(trial_dir / DURATION_FILE, json.dumps(record))
 
 
 def record_failure(trial_dir: Path, reason: str) -> None:
@@ -142,6 +144,7 @@ def read_project(project_dir: Path, architecture: str, objective: str) -> list[d
             "epochs_trained": len(curve["values"]) if curve else None,
             "stopped_at_epoch": curve.get("stopped_at_epoch"),
             "lease_expiries": len(lease_expiries(folder)),
+            "ended_at": duration.get("ended_at"),
         }
         for name, value in trial["hyperparameters"]["values"].items():
             row[f"hp_{name}"] = value
@@ -161,7 +164,8 @@ def collect_trials(run_dir: Path, architectures, objective: str) -> pd.DataFrame
     (the Keras backend that trained it), `reason`
     (why a trial did not complete), `epochs_trained`, `stopped_at_epoch` (the epoch
     after which median stopping ended the trial, else empty), `lease_expiries` (times
-    the chief took the trial back from a silent worker and gave it to another), `hp_<name>` per
+    the chief took the trial back from a silent worker and gave it to another), `ended_at`
+    (when it ended, seconds since the epoch; empty for trials of earlier releases), `hp_<name>` per
     hyperparameter and `history_<metric>` (the validation values keras-tuner kept, as
     JSON lists).
     """

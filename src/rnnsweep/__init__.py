@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Config": "rnnsweep.tuning.config",
     "InputError": "rnnsweep.data_prep.errors",
+    "compare_runs": "rnnsweep.tuning.compare",
     "configure_threads": "rnnsweep.tuning.threads",
     "data_stage": "rnnsweep.tuning.pipeline",
     "load_config": "rnnsweep.tuning.config",
