@@ -748,6 +748,7 @@ def main() -> None:
         "data_prep": ("data_prep.py", "--data", args.data),
         "baselines": ("baselines.py", "--data", args.data),
         "exact_auc": ("exact_auc.py", "--data", args.data),
+        "live_report": ("live_report.py", "--data", args.data),
         # Three runs per side (single runs vary a lot on this shared machine), each over three
         # epochs, a trial's length in the study's sweep, so one-off tracing does not dominate.
         "throughput_lstm": ("throughput.py", "--arch", "lstm", "--epochs", "3", "--repeats", "3", "--data", args.data),
@@ -871,6 +872,19 @@ def main() -> None:
             f"({r['train_texts']} training texts, default hyperparameters, length-bucketed batches). Whole epochs, "
             f"median of {r['repeats']} runs of {r['epochs']} epochs, alternating: {r['epoch_s_without']} s without, "
             f"{r['epoch_s_with']} s with it.",
+            "",
+        ]
+    if "live_report" in results:
+        r = results["live_report"]
+        lines += [
+            "## What the live report costs a sweep (`bench/live_report.py`)",
+            "",
+            f"One page of the report a running sweep rewrites after each trial takes **{r['page_s_60_trials']} s** "
+            "to draw for 60 trials of 6 architectures (median), in a background thread. The same in-process sweep "
+            f"({r['trials']} trials of gru1, one epoch, {r['train_rows']} reviews) took **{r['sweep_s_with']} s** with "
+            f"the live report and {r['sweep_s_without']} s with its drawing turned off (median of {r['repeats']} "
+            f"alternating runs each: {r['sweep_s_all']['with']} against {r['sweep_s_all']['without']}), "
+            f"{r['overhead_percent']:+}%.",
             "",
         ]
     for name in ("throughput_lstm", "throughput_gru1", "throughput_lstm_rnnsweep_cleaning"):

@@ -21,6 +21,8 @@ PREDICTIONS = "predictions.csv"
 MODEL = "model.keras"
 EXPORT = "export.keras"
 REPORT_INDEX = "index.html"
+# Inside a trial's folder: where a queued trial's values came from (`tuning.tuners`).
+ENQUEUED = "rnnsweep_enqueued.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +57,11 @@ class RunLayout:
     def project(self, architecture: str) -> Path:
         """One architecture's keras-tuner project folder."""
         return self.search / architecture
+
+    @property
+    def queue(self) -> Path:
+        """Hyperparameter sets each architecture tries first (`--enqueue`, `--warm-start`)."""
+        return self.search / "rnnsweep_queue.json"
 
     @property
     def time_budget(self) -> Path:

@@ -99,3 +99,28 @@ def default_search_space(architecture_name: str, overrides: dict | None = None) 
     space = SearchSpace(**values)
     space.validate()
     return space
+
+
+def hyperparameter_choices(architecture, space: SearchSpace) -> dict[str, tuple]:
+    """Every hyperparameter `build_model` draws for `architecture` from `space`, with its
+    choices: `dropout_embedding`, `pooling` (when searched), `units_i` per layer,
+    `dropout_i` between layers, `dropout_output`, `learning_rate`.
+
+    Args:
+        architecture: An `Architecture` (its depth decides the per-layer names).
+        space: The architecture's search space.
+
+    Returns:
+        {name: choices}, in the order the builder draws them (tests/test_continue.py checks
+        it against the builder's own keras-tuner space).
+    """
+    choices: dict[str, tuple] = {"dropout_embedding": space.dropout}
+    if space.pooling != ("last",):
+        choices["pooling"] = space.pooling
+    for depth in range(1, architecture.depth + 1):
+        choices[f"units_{depth}"] = space.units
+        if depth < architecture.depth:
+            choices[f"dropout_{depth}"] = space.dropout
+    choices["dropout_output"] = space.dropout
+    choices["learning_rate"] = space.learning_rate
+    return choices

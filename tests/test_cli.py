@@ -22,8 +22,9 @@ from rnnsweep.tuning.cli import build_parser, main
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 
 
-# A user's shell: neither TensorFlow's log level nor Python's warning filters set by hand.
-USER_ENV = {k: v for k, v in ENV.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS")}
+# A developer's shell: TensorFlow's log level not set by hand, every Python warning shown (so a
+# library warning that reached the terminal would be seen here).
+USER_ENV = {**{k: v for k, v in ENV.items() if k != "TF_CPP_MIN_LOG_LEVEL"}, "PYTHONWARNINGS": "always"}
 
 
 def rnnsweep(*args, env=ENV, **kwargs):
@@ -372,6 +373,7 @@ def test_run_end_to_end_in_a_subprocess(tmp_path):
     assert "Search: Running Trial" in (logs / "chief.log").read_text()
     assert all("I0000" in (logs / f"worker-{i}.log").read_text() for i in (0, 1))
     assert "I0000" in (logs / "run.log").read_text()
+    assert "DeprecationWarning" in (logs / "run.log").read_text()  # the libraries' warnings went to the log
     trials = pd.read_csv(tmp_path / "run" / "trials.csv")
     assert sorted(trials["architecture"]) == ["bilstm", "lstm"] and (trials["status"] == "COMPLETED").all()
     for name in ("lstm", "bilstm"):

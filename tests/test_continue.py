@@ -67,7 +67,6 @@ def hyperparameters(trials: pd.DataFrame) -> list[tuple]:
     return [tuple(row) for row in ordered[["architecture", *columns]].itertuples(index=False)]
 
 
-@pytest.mark.backend
 def test_a_larger_max_trials_runs_only_the_new_trials_on_the_same_seed_stream(tmp_path, tiny_csv):
     run_dir = tmp_path / "extended"
     data_stage(sweep_config(tiny_csv, max_trials=2), run_dir)
@@ -92,7 +91,6 @@ def test_a_larger_max_trials_runs_only_the_new_trials_on_the_same_seed_stream(tm
     assert len(set(hyperparameters(extended))) == 4
 
 
-@pytest.mark.backend
 def test_an_added_architecture_is_searched_and_the_others_are_left_alone(tmp_path, tiny_csv):
     run_dir = tmp_path / "run"
     data_stage(sweep_config(tiny_csv), run_dir)
@@ -209,8 +207,9 @@ def test_a_run_made_by_the_first_release_is_read_with_its_own_behaviour(tmp_path
     # Every key added since that release has the value that gives the behaviour before it.
     assert {key for key in every_key() if key not in known} == set(LEGACY_VALUES)
 
-    run_dir = tmp_path / "old-run"
-    run_dir.mkdir()
+    run_dir = tmp_path / "old-run"  # what that release left: its config.toml beside data/summary.json
+    (run_dir / "data").mkdir(parents=True)
+    (run_dir / "data" / "summary.json").write_text("{}")
     (run_dir / "config.toml").write_bytes((FIXTURES / "config_658dc66.toml").read_bytes())
     config = continued_config(run_dir)
     assert config.data.embeddings == "learned" and config.data.embeddings_trainable is False
@@ -224,6 +223,20 @@ def test_a_run_made_by_the_first_release_is_read_with_its_own_behaviour(tmp_path
     assert continued_config(run_dir, {"search": {"max_trials": 3}}).search.max_trials == 3
 
 
+def assert_live_pages_then_the_final_report(pages: list[str], run_dir: Path, *, trials: int) -> None:
+    """While the sweep ran, the report said how far it was; the final report replaced it."""
+    in_progress = [page for page in pages if "sweep in progress" in page]
+    assert in_progress, [page[:300] for page in pages]
+    banner = re.search(rf"sweep in progress: (\d) of {trials} trials, updated (\d\d:\d\d:\d\d)", in_progress[0])
+    assert banner and int(banner.group(1)) < trials
+    assert '<meta http-equiv="refresh" content="10">' in in_progress[0]
+    assert 'id="so-far"' in in_progress[0] and "live_best_so_far.png" in in_progress[0]
+    assert f"search finished: {trials} of {trials} trials" in pages[-1] and "http-equiv" not in pages[-1]
+    final = (run_dir / "report" / "index.html").read_text()
+    assert "sweep in progress" not in final and "search finished" not in final and 'id="verdict"' in final
+    assert not list((run_dir / "report").glob("live_*.png"))  # the final report replaced the folder whole
+
+
 def next_line(run_dir: Path) -> str:
     match = re.search(r'<p id="next-step">(.*?)</p>', (run_dir / "report" / "index.html").read_text())
     assert match, "the report has no Next: line"
@@ -231,7 +244,21 @@ def next_line(run_dir: Path) -> str:
 
 
 @pytest.mark.slow
-def test_the_reports_next_lines_are_commands_that_do_what_they_say(tmp_path, tiny_csv):
+def test_the_reports_next_lines_are_commands_that_do_what_they_say(tmp_path, tiny_csv, monkeypatch):
+    from rnnsweep.reports import live
+    from rnnsweep.tuning import distributed
+
+    # "--workers auto" is one process here (a chief continuing a one-process sweep is
+    # tests/test_keras_tuner_shims.py's), and each live page is kept as a browser would read it.
+    monkeypatch.setattr(distributed, "available_cores", lambda: 1)
+    pages, write = [], live.write_live_report
+
+    def kept(run_dir, trials, **options):
+        index = write(run_dir, trials, **options)
+        pages.append(index.read_text())
+        return index
+
+    monkeypatch.setattr(live, "write_live_report", kept)
     config = tmp_path / "sweep.toml"
     config.write_text(
         '[search]\narchitectures = ["gru1"]\nmax_trials = 2\nepochs = 1\n'
@@ -241,6 +268,7 @@ def test_the_reports_next_lines_are_commands_that_do_what_they_say(tmp_path, tin
     run_dir = tmp_path / "my run"
     first = ["run", "--config", str(config), "--data", str(tiny_csv), "--preset", "womens-clothing"]
     assert main([*first, "--output", str(run_dir), "--workers", "1"]) == 0
+    assert_live_pages_then_the_final_report(pages, run_dir, trials=2)
 
     # Too few trials: the line's command extends the sweep, keeping the first two trials.
     line = next_line(run_dir)
@@ -305,7 +333,9 @@ def test_no_trial_starts_after_the_deadline_and_the_oracle_says_it_cut_the_searc
 
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_time_budget_cuts_the_sweep_which_the_report_says_and_a_new_budget_continues(tmp_path, tiny_csv, workers):
+def test_a_time_budget_cuts_the_sweep_which_the_report_says_and_a_new_budget_continues(
+    tmp_path, tiny_csv, workers, capsys
+):
     config = tmp_path / "sweep.toml"
     config.write_text(
         '[search]\narchitectures = ["gru1"]\nmax_trials = 40\nepochs = 1\n'
@@ -316,18 +346,22 @@ def test_a_time_budget_cuts_the_sweep_which_the_report_says_and_a_new_budget_con
     # Counted from the search's start, the workers' start-up (about 10 s here) included.
     budget = {"1": 4, "2": 25}[workers]
     run_dir = tmp_path / "run"
-    command = ["run", "--config", str(config), "--data", str(tiny_csv), "--preset", "womens-clothing"]
-    command += ["--output", str(run_dir), "--workers", workers, "--time-budget", str(budget)]
+    # With workers the search alone (the report is the same code); in one process, all of it.
+    command = ["tune" if workers == "2" else "run", "--config", str(config), "--data", str(tiny_csv)]
+    command += ["--preset", "womens-clothing", "--output", str(run_dir), "--workers", workers]
+    command += ["--time-budget", str(budget)]
     assert main(command) == 0
     first = completed(run_dir)
     assert 1 <= len(first) < 40  # each trial takes seconds: a few started within the budget
     record = json.loads((run_dir / "search" / "rnnsweep_time_budget.json").read_text())
     assert record == {"time_budget_s": budget, "architectures": ["gru1"], "cut_architectures": ["gru1"]}
-    page = html.unescape((run_dir / "report" / "index.html").read_text())
     cut = f"the search was cut by its time budget ({budget} s): no trial started after it; completed trials of the 40"
-    assert f"Note: {cut} wanted per architecture: gru1 {len(first)}." in page
+    err = capsys.readouterr().err
+    assert f"{cut} wanted per architecture: gru1 {len(first)}" in err  # the leaderboard's last line
     if workers == "2":
         return  # continuing is the same code with workers; its cost is spent once, in one process
+    page = html.unescape((run_dir / "report" / "index.html").read_text())
+    assert f"Note: {cut} wanted per architecture: gru1 {len(first)}." in page
     before = trial_files(run_dir)
     assert main(command) == 0  # the same command: a new budget, the sweep continues
     again = completed(run_dir)
@@ -400,3 +434,94 @@ def test_compare_pairs_runs_on_the_same_test_rows_and_says_why_not_otherwise(tmp
         "pass --output with a new or empty folder"
     ]
     assert [p.name for p in foreign.iterdir()] == ["mine.txt"]
+
+
+@pytest.mark.parametrize("pooling", [("last",), ("last", "mean")])
+@pytest.mark.parametrize("name", ["lstm", "gru4", "bilstm"])
+def test_the_space_choices_are_the_builders_own(name, pooling):
+    import keras_tuner
+
+    from rnnsweep.models import ARCHITECTURES, ModelSpec, build_model, default_search_space
+    from rnnsweep.models.search_space import hyperparameter_choices
+
+    space = default_search_space(name, {"pooling": list(pooling), "units": [8]})
+    hp = keras_tuner.HyperParameters()
+    build_model(
+        hp,
+        spec=ModelSpec(vocab_size=20, sequence_length=7, num_classes=3),
+        architecture=ARCHITECTURES[name],
+        space=space,
+    )
+    built = {parameter.name: tuple(parameter.values) for parameter in hp.space}
+    assert hyperparameter_choices(ARCHITECTURES[name], space) == built
+
+
+def test_queued_values_go_to_the_first_new_trials_once(tmp_path):
+    hyperparameters = keras_tuner.HyperParameters()
+    hyperparameters.Choice("units", [8, 16, 32], default=16)
+    hyperparameters.Choice("learning_rate", [0.01, 0.001], default=0.001)
+    oracle = keras_tuner.oracles.RandomSearchOracle(
+        objective=keras_tuner.Objective("val_auc", "max"), max_trials=5, hyperparameters=hyperparameters, seed=1
+    )
+    oracle._set_project_dir(str(tmp_path), "project")
+    queue = [{"values": {"units": 32}, "source": "a"}, {"values": {"units": 32}, "source": "same again"}]
+    tuners.try_queued_first(oracle, queue)
+    first = oracle.create_trial("tuner0")
+    assert first.hyperparameters.values == {"units": 32, "learning_rate": 0.001}  # the rest: defaults
+    marker = json.loads((tmp_path / "project" / f"trial_{first.trial_id}" / "rnnsweep_enqueued.json").read_text())
+    assert marker == {"source": "a", "values": {"units": 32}}
+    second = oracle.create_trial("tuner1")  # the duplicate is skipped: the tuner's own choice
+    assert second.hyperparameters.values != first.hyperparameters.values
+    assert not (tmp_path / "project" / f"trial_{second.trial_id}" / "rnnsweep_enqueued.json").exists()
+
+
+def test_enqueued_and_warm_started_sets_are_the_first_trials_and_marked(tmp_path, tiny_csv, tiny_run):
+    earlier = completed(tiny_run)  # its gru1 trial is the one to warm-start from
+    ranked = earlier[earlier["architecture"] == "gru1"].sort_values("objective", ascending=False)
+    best = {k[3:]: v for k, v in ranked.iloc[0].items() if k.startswith("hp_") and v == v}
+
+    sets = tmp_path / "sets.toml"
+    sets.write_text("[[gru1]]\nunits_1 = 16\nlearning_rate = 0.003\n")
+    run_dir = tmp_path / "run"
+    config = sweep_config(tiny_csv, max_trials=3, space={"units": [8, 16], "learning_rate": [1e-2, 3e-3]})
+    tune_stage(config, run_dir, workers=1, enqueue=sets, warm_start=f"{tiny_run}:1")
+    trials = completed(run_dir).assign(n=lambda t: t["trial_id"].astype(int)).sort_values("n")
+    values = [{k[3:]: v for k, v in row.items() if k.startswith("hp_")} for _, row in trials.iterrows()]
+    assert values[0] == {"dropout_embedding": 0.2, "units_1": 16, "dropout_output": 0.2, "learning_rate": 0.003}
+    assert values[1] == best
+    assert list(trials["enqueued"].fillna("")) == [
+        "--enqueue sets.toml",
+        f"--warm-start {tiny_run}: gru1 trial {ranked.iloc[0]['trial_id']}",
+        "",
+    ]
+    # Resumed, the queue is not tried twice.
+    before = trial_files(run_dir)
+    tune_stage(config, run_dir, workers=1, enqueue=sets, warm_start=f"{tiny_run}:1")
+    assert trial_files(run_dir) == before
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (
+            "[[gru1]]\nunits_1 = 1000\n",
+            "gru1 set 1: units_1 = 1000 is not in the search space; its choices are [8, 16]",
+        ),
+        ("[[gru1]]\nunits_2 = 8\n", "gru1 set 1: units_2 is not a hyperparameter of it; its hyperparameters are"),
+        ("[[lstm]]\nunits_1 = 8\n", "lstm is not an architecture of this sweep (gru1); check --enqueue"),
+        ("gru1 = 3\n", "must map each architecture to a list of hyperparameter sets"),
+    ],
+)
+def test_a_queued_set_outside_the_space_is_refused_in_one_line_before_anything_is_written(
+    tmp_path, tiny_csv, capsys, sets, message
+):
+    path = tmp_path / "sets.toml"
+    path.write_text(sets)
+    config = tmp_path / "sweep.toml"
+    config.write_text('[search]\narchitectures = ["gru1"]\n[search.space]\nunits = [8, 16]\n')
+    run_dir = tmp_path / "run"
+    command = ["tune", "--config", str(config), "--data", str(tiny_csv), "--preset", "womens-clothing"]
+    assert main([*command, "--output", str(run_dir), "--enqueue", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"rnnsweep tune: error: {path}: ") and message in err[0], err
+    assert not run_dir.exists()

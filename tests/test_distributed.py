@@ -391,8 +391,8 @@ def first_trial_files(run_dir: Path) -> dict[str, bytes]:
 
 @pytest.mark.slow
 def test_an_extension_killed_midway_resumes_and_keeps_every_completed_trial(tmp_path):
-    base, run_dir = setup_run(tmp_path)
-    first = subprocess.run([*base, "--workers", "2", "--max-trials", "1"], capture_output=True, text=True, env=ENV)
+    base, run_dir = setup_run(tmp_path, CONFIG.replace("max_trials = 3", "max_trials = 1"))
+    first = subprocess.run([*base, "--workers", "2"], capture_output=True, text=True, env=ENV)
     assert first.returncode == 0, first.stderr[-3000:]
     before = first_trial_files(run_dir)
     assert len(before) > 2 and len(pd.read_csv(run_dir / "trials.csv")) == 2
@@ -418,6 +418,13 @@ def test_an_extension_killed_midway_resumes_and_keeps_every_completed_trial(tmp_
     assert again.returncode == 0, again.stderr[-3000:]
     assert_complete_sweep(run_dir)  # 3 trials per architecture, each once, none repeated
     assert first_trial_files(run_dir) == before  # the first sweep's trials, byte for byte
+
+    # Once finished, the same command trains nothing: no trial file rewritten, no progress line.
+    finished = {str(p): p.read_bytes() for p in (run_dir / "search").glob("*/trial_*/*") if p.is_file()}
+    once_more = subprocess.run(extend, capture_output=True, text=True, env=ENV, timeout=400)
+    assert once_more.returncode == 0, once_more.stderr[-3000:]
+    assert {str(p): p.read_bytes() for p in (run_dir / "search").glob("*/trial_*/*") if p.is_file()} == finished
+    assert not re.search(r"trial \d+ of \d+", once_more.stderr)
 
 
 @pytest.mark.slow

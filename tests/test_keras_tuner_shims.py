@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import keras_tuner
 import pandas as pd
 import pytest
-from conftest import make_reviews, write_csv
 from test_tuning import prepared_run
 
 from rnnsweep.data_prep.errors import InputError
@@ -106,28 +101,6 @@ def test_rerunning_a_finished_sweep_in_process_trains_nothing(tmp_path, tiny_csv
     again = run_search(run_dir, config)
     assert trial_state(run_dir) == before
     pd.testing.assert_frame_equal(first, again)
-
-
-@pytest.mark.slow
-def test_rerunning_a_finished_sweep_with_two_workers_trains_nothing(tmp_path):
-    data = write_csv(tmp_path / "reviews.csv", make_reviews(300))
-    (tmp_path / "sweep.toml").write_text(
-        '[data]\npreset = "womens-clothing"\n'
-        '[search]\narchitectures = ["gru1", "simple_rnn"]\nmax_trials = 2\nepochs = 1\n'
-        "[search.space]\nunits = [8, 16]\nlearning_rate = [0.01]\ndropout = [0.0]\n"
-    )
-    run_dir = tmp_path / "run"
-    command = [sys.executable, "-m", "rnnsweep", "tune", "--config", str(tmp_path / "sweep.toml")]
-    command += ["--data", str(data), "--output", str(run_dir), "--workers", "2"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=420)
-    assert first.returncode == 0, first.stderr[-3000:]
-    before = trial_state(run_dir)
-    assert len([p for p in before if p.endswith("trial.json")]) == 4
-    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=420)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert trial_state(run_dir) == before  # no trial trained again, no score replaced
-    assert not re.search(r"trial \d+ of \d+", again.stderr)  # no progress line: nothing ran
 
 
 def test_consecutive_failures_are_read_from_the_oracle(tmp_path, tiny_csv, monkeypatch):

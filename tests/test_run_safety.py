@@ -97,7 +97,7 @@ def test_a_run_made_before_the_marker_is_adopted(user_project, capfd):
     shutil.rmtree(user_project / "run" / "data")
     before = _tree(user_project)
     code, err = _main(capfd, "data", *data)
-    assert code == 2 and "did not write ('config.toml')" in err[0]
+    assert code == 2 and "did not write ('config.toml', 'timings.json')" in err[0]
     assert _tree(user_project) == before
 
 

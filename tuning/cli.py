@@ -104,6 +104,8 @@ def dispatch(args: argparse.Namespace) -> int:
                 ),
                 workers=args.workers,
                 max_worker_restarts=args.max_worker_restarts,
+                enqueue=args.enqueue,
+                warm_start=args.warm_start,
             )
             print(RunLayout(run_dir).trials_csv)
         else:
@@ -114,6 +116,8 @@ def dispatch(args: argparse.Namespace) -> int:
                     overwrite=args.overwrite,
                     workers=args.workers,
                     max_worker_restarts=args.max_worker_restarts,
+                    enqueue=args.enqueue,
+                    warm_start=args.warm_start,
                 )
             )
     elif args.command == "retrain":

@@ -113,6 +113,16 @@ def _search_flags(parser: argparse.ArgumentParser) -> None:
         help="Keras backend that trains (default: auto, the one measured faster here; exports stay TensorFlow)",
     )
     group.add_argument(
+        "--enqueue",
+        metavar="FILE",
+        help="TOML or JSON file of hyperparameter sets per architecture, tried before the tuner's own choices",
+    )
+    group.add_argument(
+        "--warm-start",
+        metavar="RUN_DIR[:K]",
+        help="try the K best completed trials of each architecture of another run first (default K: 3)",
+    )
+    group.add_argument(
         "--time-budget",
         metavar="DURATION",
         help="start no trial after this wall time: seconds, or e.g. 45m, 2h, 1h30m (default: no limit)",

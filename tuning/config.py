@@ -13,7 +13,13 @@ from rnnsweep.data_prep.config import DataConfig, check_types, resolve_preset
 from rnnsweep.data_prep.errors import InputError, check_one_of, check_positive_int
 from rnnsweep.data_prep.files import write_atomically
 from rnnsweep.data_prep.layout import RunLayout
-from rnnsweep.data_prep.run_dir import check_safe_name, check_writable_run_dir, claim_run_dir, remove_generated
+from rnnsweep.data_prep.run_dir import (
+    check_safe_name,
+    check_writable_run_dir,
+    claim_run_dir,
+    remove_generated,
+    run_format,
+)
 from rnnsweep.models.architectures import ARCHITECTURES, resolve_architectures
 from rnnsweep.models.objective import OBJECTIVES
 from rnnsweep.models.search_space import default_search_space
@@ -507,11 +513,13 @@ def check_same_settings(run_dir: Path, config: Config) -> None:
 
 def continued_config(run_dir: Path, overrides: dict | None = None) -> Config | None:
     """The settings of the run in `run_dir` with `overrides` on top, or None when `run_dir`
-    holds no run: re-running a command with a few flags changes only those.
+    holds no run (`run_dir.run_format`): re-running a command with a few flags changes only those.
 
     Raises:
         InputError: A damaged `config.toml`, or an invalid override.
     """
+    if run_format(Path(run_dir)) is None:  # a config.toml of someone else's is not a run's settings
+        return None
     saved = read_saved_settings(run_dir)
     if saved is None:
         return None

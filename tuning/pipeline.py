@@ -34,13 +34,14 @@ from rnnsweep.tuning.distributed import (
     run_local_workers,
 )
 from rnnsweep.tuning.leaderboard import build_leaderboard
-from rnnsweep.tuning.progress import LiveDisplay, Progress, TrialWatcher
+from rnnsweep.tuning.progress import LiveDisplay, LiveReport, Progress, TrialWatcher
 from rnnsweep.tuning.trials import (
     collect_trials,
     log_leaderboard,
     saved_failure_limit_error,
     write_trials,
 )
+from rnnsweep.tuning.warm_start import resolve_queue, save_queue
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,8 @@ def tune_stage(
     role: Role | None = None,
     workers: int | str | None = None,
     max_worker_restarts: int = DEFAULT_MAX_WORKER_RESTARTS,
+    enqueue: str | Path | None = None,
+    warm_start: str | None = None,
 ):
     """Run or resume the sweep, preparing the data first if the run has none.
 
@@ -112,6 +115,10 @@ def tune_stage(
             `rnnsweep.tuning.distributed.resolve_workers` (default None: "auto"; must
             stay None with `role`).
         max_worker_restarts: With workers, restarts allowed per dead worker (default 3).
+        enqueue: A TOML or JSON file of hyperparameter sets per architecture, tried before
+            the tuner's own choices (default None; see `warm_start.resolve_queue`).
+        warm_start: `RUN_DIR[:K]`: another run's K best completed trials per architecture
+            (K default 3), tried first too (default None).
 
     Returns:
         The trials table.
@@ -135,10 +142,17 @@ def tune_stage(
         load_prepared(run_dir)
         return _run_search(run_dir, config, tuner_options=tuner_options, role=role)
     check_workers(workers)
+    queue = (
+        None
+        if enqueue is None and warm_start is None
+        else resolve_queue(config, enqueue=enqueue, warm_start=warm_start)
+    )
     if overwrite or not RunLayout(run_dir).summary.is_file():
         data_stage(config, run_dir, overwrite=overwrite)  # checks the data before writing anything
     else:
         open_run(run_dir, config)
+    if queue is not None:
+        save_queue(run_dir, queue)
     workers = 1 if role is not None else resolve_workers(workers, config.search, tuner_options=tuner_options)
     with _timed(run_dir, "search", summed=True) if role is None else contextlib.nullcontext():
         if workers > 1:
@@ -155,11 +169,12 @@ def _sweep_with_workers(run_dir: Path, config: Config, *, workers: int, max_rest
     search = config.search
     start, budget = time.time(), parse_duration("time_budget", search.time_budget)  # counted from here
     architectures = resolve_architectures(search.architectures, search.custom_architectures)
-    progress = Progress(run_dir, architectures, search.max_trials, search.objective)
+    live = LiveReport(run_dir, architectures, search.max_trials, search.objective)
+    progress = Progress(run_dir, architectures, search.max_trials, search.objective, on_trial=live)
     watcher = TrialWatcher(progress)
     # A live table on a terminal; in a log or a pipe, the per-trial lines are the record.
-    live = LiveDisplay(progress, epochs=search.epochs) if sys.stderr.isatty() else contextlib.nullcontext()
-    with live as display:
+    table = LiveDisplay(progress, epochs=search.epochs) if sys.stderr.isatty() else contextlib.nullcontext()
+    with live, table as display:
 
         def poll() -> None:
             watcher()
@@ -244,6 +259,8 @@ def run_all(
     overwrite: bool = False,
     workers: int | str | None = None,
     max_worker_restarts: int = DEFAULT_MAX_WORKER_RESTARTS,
+    enqueue: str | Path | None = None,
+    warm_start: str | None = None,
 ) -> Path:
     """Every stage in order: data, tune, retrain (with baselines), report.
 
@@ -256,10 +273,20 @@ def run_all(
         workers: Local worker processes for the sweep, as in `tune_stage` (default None:
             "auto").
         max_worker_restarts: With workers, restarts allowed per dead worker (default 3).
+        enqueue: Hyperparameter sets tried first, as in `tune_stage` (default None).
+        warm_start: `RUN_DIR[:K]`, as in `tune_stage` (default None).
 
     Returns:
         The report's `index.html`.
     """
-    tune_stage(config, run_dir, overwrite=overwrite, workers=workers, max_worker_restarts=max_worker_restarts)
+    tune_stage(
+        config,
+        run_dir,
+        overwrite=overwrite,
+        workers=workers,
+        max_worker_restarts=max_worker_restarts,
+        enqueue=enqueue,
+        warm_start=warm_start,
+    )
     retrain_stage(run_dir)
     return report_stage(run_dir)

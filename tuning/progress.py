@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 import types
 from pathlib import Path
 
 from rnnsweep.data_prep.layout import RunLayout
 from rnnsweep.models import objective as objectives
-from rnnsweep.tuning.trials import ENDED, completed_scores, finished_trials, read_curve, trial_files
+from rnnsweep.tuning.trials import ENDED, collect_trials, completed_scores, finished_trials, read_curve, trial_files
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +29,11 @@ class Progress:
         max_trials: Trials per architecture.
         objective: The objective's name.
         prefix: Put in front of each line, e.g. "[tuner0] " (default "").
+        on_trial: Called with no arguments after each line, e.g. a `LiveReport` (default None).
     """
 
-    def __init__(self, run_dir: Path, architectures, max_trials: int, objective: str, prefix: str = ""):
+    def __init__(self, run_dir: Path, architectures, max_trials: int, objective: str, prefix: str = "", on_trial=None):
+        self.on_trial = on_trial
         layout = RunLayout(run_dir)
         self.projects = {getattr(a, "name", a): layout.project(getattr(a, "name", a)) for a in architectures}
         self.max_trials = max_trials
@@ -73,6 +76,74 @@ class Progress:
             _clock(elapsed),
             _clock(eta or 0.0),
         )
+        if self.on_trial is not None:
+            self.on_trial()
+
+
+class LiveReport:
+    """`RUN_DIR/report/index.html` while the sweep runs, rewritten after each finished trial
+    (`reports.live.write_live_report`).
+
+    Each call asks a background thread for a new page and returns at once, so the sweep
+    never waits for matplotlib; trials that end while a page is being drawn are in the next
+    one. A page that cannot be written is logged once and never stops the sweep. Use as a
+    context manager: leaving it draws the last page, marked finished.
+
+    Args:
+        run_dir: The run directory.
+        architectures: The sweep's architectures (objects with `name`).
+        max_trials: Trials per architecture.
+        objective: The objective's name.
+    """
+
+    def __init__(self, run_dir: Path, architectures, max_trials: int, objective: str):
+        self.run_dir, self.max_trials, self.objective = Path(run_dir), max_trials, objective
+        self.architectures = architectures
+        self.pages = 0
+        self._wanted, self._closing, self._failed = threading.Event(), False, False
+        self._thread = threading.Thread(target=self._draw_when_asked, name="rnnsweep-live-report", daemon=True)
+
+    def __enter__(self) -> LiveReport:
+        self._thread.start()
+        return self
+
+    def __call__(self) -> None:
+        self._wanted.set()
+
+    def __exit__(self, *exc) -> None:
+        self._closing = True
+        self._wanted.set()
+        self._thread.join()
+        if exc[0] is None:
+            self._draw(finished=True)
+
+    def _draw_when_asked(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._closing:
+                return
+            self._draw(finished=False)
+
+    def _draw(self, *, finished: bool) -> None:
+        from rnnsweep.reports.live import write_live_report  # matplotlib: only once a page is drawn
+
+        try:
+            trials = collect_trials(self.run_dir, self.architectures, self.objective)
+            names = [a.name for a in self.architectures]
+            write_live_report(
+                self.run_dir,
+                trials,
+                architectures=names,
+                max_trials=self.max_trials,
+                objective=self.objective,
+                finished=finished,
+            )
+            self.pages += 1
+        except Exception as error:  # noqa: BLE001 - the page is a convenience; the sweep goes on
+            if not self._failed:
+                self._failed = True
+                logger.warning("the live report could not be written (%s); the sweep goes on", error)
 
 
 class TrialWatcher:

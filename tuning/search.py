@@ -24,7 +24,7 @@ from rnnsweep.tuning.distributed import DEADLINE_ENV, TOKEN_ENV, Role, keras_tun
 from rnnsweep.tuning.exact_auc import ValidationAUC
 from rnnsweep.tuning.inputs import fit_inputs, validation_data
 from rnnsweep.tuning.leases import Heartbeat
-from rnnsweep.tuning.progress import Progress
+from rnnsweep.tuning.progress import LiveReport, Progress
 from rnnsweep.tuning.stopping import FailOnNonFiniteLoss
 from rnnsweep.tuning.trials import (
     collect_trials,
@@ -195,48 +195,59 @@ def run_search(
     if search.multi_gpu:
         tuner_options = {"distribution_strategy": mirrored_strategy(), **(tuner_options or {})}
     prefix = f"[{role.tuner_id}] " if role else ""
-    progress = Progress(run_dir, architectures, search.max_trials, search.objective, prefix=prefix)
+    # The page is drawn where the trials are counted: here alone; with workers, by the launcher.
+    live = LiveReport(run_dir, architectures, search.max_trials, search.objective) if role is None else None
+    progress = Progress(run_dir, architectures, search.max_trials, search.objective, prefix=prefix, on_trial=live)
     owner = role is None or role.role == "chief"  # of the oracles: the one that saves the record
     deadline = search_deadline(search.time_budget) if owner else None
     cut = set()
-    try:
-        if role is not None and role.role == "chief":
-            with atomic_state_files():
-                cut |= serve_architectures(
-                    run_dir, config, architectures, data=data, role=role, tuner_options=tuner_options, deadline=deadline
-                )
-        else:
-            with Heartbeat(role) if role else contextlib.nullcontext() as heartbeat:
-                pending = range(len(architectures))
-                while pending is not None:
-                    for index in pending:
-                        name = architectures[index].name
-                        if search.isolate_trials:
-                            if search_in_subprocesses(run_dir, config, architectures[index], deadline=deadline):
+    with live if live is not None else contextlib.nullcontext():
+        try:
+            if role is not None and role.role == "chief":
+                with atomic_state_files():
+                    cut |= serve_architectures(
+                        run_dir,
+                        config,
+                        architectures,
+                        data=data,
+                        role=role,
+                        tuner_options=tuner_options,
+                        deadline=deadline,
+                    )
+            else:
+                with Heartbeat(role) if role else contextlib.nullcontext() as heartbeat:
+                    pending = range(len(architectures))
+                    while pending is not None:
+                        for index in pending:
+                            name = architectures[index].name
+                            if search.isolate_trials:
+                                if search_in_subprocesses(
+                                    run_dir, config, architectures[index], deadline=deadline, on_trial=live
+                                ):
+                                    cut.add(name)
+                                continue
+                            with keras_tuner_environment(role, index) if role else contextlib.nullcontext():
+                                stopped = search_architecture(
+                                    run_dir,
+                                    config,
+                                    architectures[index],
+                                    data=data,
+                                    progress=progress,
+                                    tuner_options=tuner_options,
+                                    token=role.token if role else None,
+                                    tls_ca=role.tls_ca if role else None,
+                                    heartbeat=heartbeat,
+                                    index=index,
+                                    deadline=deadline,
+                                )
+                            if stopped:
                                 cut.add(name)
-                            continue
-                        with keras_tuner_environment(role, index) if role else contextlib.nullcontext():
-                            stopped = search_architecture(
-                                run_dir,
-                                config,
-                                architectures[index],
-                                data=data,
-                                progress=progress,
-                                tuner_options=tuner_options,
-                                token=role.token if role else None,
-                                tls_ca=role.tls_ca if role else None,
-                                heartbeat=heartbeat,
-                                index=index,
-                                deadline=deadline,
-                            )
-                        if stopped:
-                            cut.add(name)
-                    # A worker goes back to architectures whose trials the chief took back from silent workers.
-                    pending = heartbeat.next_work() if heartbeat else None
-    finally:
-        table = collect_trials(run_dir, architectures, search.objective)
-        if owner:
-            write_trials(run_dir, table)
+                        # A worker goes back to architectures whose trials the chief took back from silent workers.
+                        pending = heartbeat.next_work() if heartbeat else None
+        finally:
+            table = collect_trials(run_dir, architectures, search.objective)
+            if owner:
+                write_trials(run_dir, table)
     if owner:
         names = [a.name for a in architectures]
         write_time_budget(

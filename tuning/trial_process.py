@@ -21,9 +21,12 @@ from rnnsweep.tuning.trials import finished_trials
 MODULE = "rnnsweep.tuning.trial_process"
 
 
-def search_in_subprocesses(run_dir: Path, config, architecture, *, deadline: float | None = None) -> bool:
+def search_in_subprocesses(
+    run_dir: Path, config, architecture, *, deadline: float | None = None, on_trial=None
+) -> bool:
     """Run the trials of one architecture, each in its own process, until it has `max_trials`
-    or `deadline` (a `time.time()` value; default None: none) has passed.
+    or `deadline` (a `time.time()` value; default None: none) has passed; `on_trial` (default
+    None) is called with no arguments after each trial process.
 
     Returns:
         Whether the deadline kept a trial from starting.
@@ -50,6 +53,8 @@ def search_in_subprocesses(run_dir: Path, config, architecture, *, deadline: flo
                 )
             continue
         deaths = 0
+        if on_trial is not None:
+            on_trial()
     return False
 
 

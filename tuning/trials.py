@@ -13,7 +13,7 @@ import pandas as pd
 
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.files import write_atomically
-from rnnsweep.data_prep.layout import RunLayout, failed_architectures
+from rnnsweep.data_prep.layout import ENQUEUED, RunLayout, failed_architectures
 from rnnsweep.models import objective as objectives
 
 logger = logging.getLogger(__name__)
@@ -145,6 +145,7 @@ def read_project(project_dir: Path, architecture: str, objective: str) -> list[d
             "stopped_at_epoch": curve.get("stopped_at_epoch"),
             "lease_expiries": len(lease_expiries(folder)),
             "ended_at": duration.get("ended_at"),
+            "enqueued": json.loads((folder / ENQUEUED).read_text())["source"] if (folder / ENQUEUED).is_file() else "",
         }
         for name, value in trial["hyperparameters"]["values"].items():
             row[f"hp_{name}"] = value
@@ -165,7 +166,8 @@ def collect_trials(run_dir: Path, architectures, objective: str) -> pd.DataFrame
     (why a trial did not complete), `epochs_trained`, `stopped_at_epoch` (the epoch
     after which median stopping ended the trial, else empty), `lease_expiries` (times
     the chief took the trial back from a silent worker and gave it to another), `ended_at`
-    (when it ended, seconds since the epoch; empty for trials of earlier releases), `hp_<name>` per
+    (when it ended, seconds since the epoch; empty for trials of earlier releases),
+    `enqueued` (where a queued trial's values came from, else empty), `hp_<name>` per
     hyperparameter and `history_<metric>` (the validation values keras-tuner kept, as
     JSON lists).
     """

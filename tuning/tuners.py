@@ -12,7 +12,7 @@ under it (the pin in pyproject.toml is the range those tests passed on):
   is there, so a chief resuming a one-process sweep started its oracle afresh.
 - `consecutive_failures`: the failure limit is read from the oracle's own record.
 - `stop_starting_trials_at`, `past_deadline`: a time budget; keras-tuner stops only at
-  `max_trials`.
+  `max_trials`. `try_queued_first`: trials of given values first (keras-tuner has no enqueue).
 - `OracleServicer`, `add_oracle_service`, `chief_may_exit`: its gRPC chief, served by
   `tuning.chief` for every architecture at once; `end_trial_or_reach_failure_limit`: the
   failure limit, which keras-tuner raises inside the chief's gRPC handler, answered there;
@@ -45,6 +45,7 @@ from keras_tuner.src.distribute import oracle_client as _kt_oracle_client
 from keras_tuner.src.engine import oracle as _kt_oracle
 
 from rnnsweep.data_prep.files import write_atomically
+from rnnsweep.data_prep.layout import ENQUEUED, RunLayout
 from rnnsweep.data_prep.prepare import PreparedData
 from rnnsweep.models import objective as objectives
 from rnnsweep.models.architectures import Architecture
@@ -102,6 +103,34 @@ def stop_starting_trials_at(oracle, deadline: float) -> None:
         return Trial(oracle.get_space(), status=TrialStatus.STOPPED)
 
     oracle.create_trial = create_trial_before_the_deadline
+
+
+def try_queued_first(oracle, queue: list[dict]) -> None:
+    """Give each queued hyperparameter set (`warm_start.resolve_queue`) to the next new trial,
+    before the tuner's own choices; names a set leaves out take the space's defaults.
+
+    keras-tuner has no enqueue (Optuna's `enqueue_trial`); `populate_space`, which every
+    oracle calls for a new trial's values, is replaced on this instance. A set whose values a
+    trial of the project already has (a resumed command) is skipped, by keras-tuner's own
+    record of the values it tried. The trial's folder records where its values came from
+    (`layout.ENQUEUED`). Queued trials count towards `max_trials` and draw nothing from the
+    tuner's seed stream.
+    """
+    populate_space = oracle.populate_space
+    pending = list(queue)
+
+    def populate_queued_first(trial_id):
+        while pending:
+            entry = pending.pop(0)
+            values = {**oracle.hyperparameters.values, **entry["values"]}
+            if oracle._compute_values_hash(values) in oracle._tried_so_far:
+                continue
+            trial_dir = Path(oracle._get_trial_dir(trial_id))
+            write_atomically(trial_dir / ENQUEUED, json.dumps({"source": entry["source"], "values": entry["values"]}))
+            return {"status": TrialStatus.RUNNING, "values": values}
+        return populate_space(trial_id)
+
+    oracle.populate_space = populate_queued_first
 
 
 def past_deadline(oracle) -> bool:
@@ -412,6 +441,11 @@ def make_tuner(
     reload_project_oracle(tuner)
     forget_ended_retries(tuner.oracle)
     connect_to_chief(tuner.oracle, token, tls_ca)
-    if deadline is not None and not isinstance(tuner.oracle, _kt_oracle_client.OracleClient):
-        stop_starting_trials_at(tuner.oracle, deadline)
+    if not isinstance(tuner.oracle, _kt_oracle_client.OracleClient):  # the process that owns the oracle
+        if deadline is not None:
+            stop_starting_trials_at(tuner.oracle, deadline)
+        queue_file = RunLayout(Path(project_root).parent).queue
+        queue = json.loads(queue_file.read_text()).get(architecture.name, []) if queue_file.is_file() else []
+        if queue:
+            try_queued_first(tuner.oracle, queue)
     return tuner
