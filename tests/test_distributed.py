@@ -373,8 +373,11 @@ def test_killed_launcher_takes_its_workers_along_and_the_sweep_resumes(tmp_path)
     decoy = tmp_path / "decoy"
     decoy.mkdir()
     (decoy / "data_prep.py").write_text("raise ImportError('the working directory shadowed data_prep')\n")
+    # Resumed in one process (tuner id "tuner0"), which must also finish the trials keras-tuner
+    # recorded for the workers ("tuner1"); resuming with workers after a kill is
+    # test_an_extension_killed_midway_resumes_and_keeps_every_completed_trial's.
     again = subprocess.run(
-        [sys.executable, "-P", *base[1:], "--workers", "2"],
+        [sys.executable, "-P", *base[1:], "--workers", "1"],
         capture_output=True,
         text=True,
         env=ENV,
@@ -397,7 +400,7 @@ def test_an_extension_killed_midway_resumes_and_keeps_every_completed_trial(tmp_
     before = first_trial_files(run_dir)
     assert len(before) > 2 and len(pd.read_csv(run_dir / "trials.csv")) == 2
 
-    extend = [*base, "--workers", "2", "--max-trials", "3"]  # 1 -> 3 trials per architecture
+    extend = [*base, "--workers", "2", "--max-trials", "2"]  # 1 -> 2 trials per architecture
     with open(tmp_path / "launcher.log", "w") as log:
         launcher = subprocess.Popen(extend, stdout=log, stderr=subprocess.STDOUT, env=ENV)
         deadline = time.monotonic() + 300
@@ -416,7 +419,10 @@ def test_an_extension_killed_midway_resumes_and_keeps_every_completed_trial(tmp_
 
     again = subprocess.run(extend, capture_output=True, text=True, env=ENV, timeout=400)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert_complete_sweep(run_dir)  # 3 trials per architecture, each once, none repeated
+    trials = pd.read_csv(run_dir / "trials.csv")
+    assert len(trials) == 4 and (trials["status"] == "COMPLETED").all(), trials[["architecture", "status"]]
+    for _, part in trials.groupby("architecture"):  # each trial once, with its own values
+        assert len(set(zip(part["hp_units_1"], part["hp_learning_rate"], strict=True))) == 2
     assert first_trial_files(run_dir) == before  # the first sweep's trials, byte for byte
 
     # Once finished, the same command trains nothing: no trial file rewritten, no progress line.
@@ -425,30 +431,6 @@ def test_an_extension_killed_midway_resumes_and_keeps_every_completed_trial(tmp_
     assert once_more.returncode == 0, once_more.stderr[-3000:]
     assert {str(p): p.read_bytes() for p in (run_dir / "search").glob("*/trial_*/*") if p.is_file()} == finished
     assert not re.search(r"trial \d+ of \d+", once_more.stderr)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel kills orphaned workers on Linux only")
-def test_sweep_killed_with_two_workers_resumes_in_one_process(tmp_path):
-    # The kill leaves the workers' trials RUNNING (usually one each); the in-process resume
-    # (tuner id "tuner0") must also finish one keras-tuner recorded for "tuner1".
-    base, run_dir = setup_run(tmp_path)
-    with open(tmp_path / "launcher.log", "w") as log:
-        launcher = subprocess.Popen([*base, "--workers", "2"], stdout=log, stderr=subprocess.STDOUT, env=ENV)
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and launcher.poll() is None:
-            if (run_dir / "search" / "gru1" / "trial_1" / "trial.json").exists():
-                break
-            time.sleep(0.2)
-        launcher.send_signal(signal.SIGKILL)
-        launcher.wait()
-    time.sleep(2.0)  # the workers follow their launcher (PR_SET_PDEATHSIG)
-    running = [f for f in (run_dir / "search").glob("*/trial_*/trial.json") if '"RUNNING"' in f.read_text()]
-    assert running, "the kill came after the sweep"
-
-    again = subprocess.run([*base, "--workers", "1"], capture_output=True, text=True, env=ENV, timeout=400)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert_complete_sweep(run_dir)
 
 
 def test_auto_workers(monkeypatch):
