@@ -245,20 +245,18 @@ def next_line(run_dir: Path) -> str:
 
 @pytest.mark.slow
 def test_the_reports_next_lines_are_commands_that_do_what_they_say(tmp_path, tiny_csv, monkeypatch):
-    from rnnsweep.reports import live
-    from rnnsweep.tuning import distributed
+    from rnnsweep.tuning import distributed, progress
 
     # "--workers auto" is one process here (a chief continuing a one-process sweep is
     # tests/test_keras_tuner_shims.py's), and each live page is kept as a browser would read it.
     monkeypatch.setattr(distributed, "available_cores", lambda: 1)
-    pages, write = [], live.write_live_report
+    pages, draw = [], progress.LiveReport._draw
 
-    def kept(run_dir, trials, **options):
-        index = write(run_dir, trials, **options)
-        pages.append(index.read_text())
-        return index
+    def kept(self, *, finished):
+        draw(self, finished=finished)  # the page's own process, waited for
+        pages.append((run_dir / "report" / "index.html").read_text())
 
-    monkeypatch.setattr(live, "write_live_report", kept)
+    monkeypatch.setattr(progress.LiveReport, "_draw", kept)
     config = tmp_path / "sweep.toml"
     config.write_text(
         '[search]\narchitectures = ["gru1"]\nmax_trials = 2\nepochs = 1\n'

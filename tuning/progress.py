@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 import threading
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from rnnsweep.data_prep.layout import RunLayout
 from rnnsweep.models import objective as objectives
-from rnnsweep.tuning.trials import ENDED, collect_trials, completed_scores, finished_trials, read_curve, trial_files
+from rnnsweep.tuning.trials import ENDED, completed_scores, finished_trials, read_curve, trial_files
 
 logger = logging.getLogger(__name__)
 
@@ -80,14 +81,24 @@ class Progress:
             self.on_trial()
 
 
+# After a live page, its drawer rests this many seconds per second the page took: drawing
+# takes at most 1/50 of a sweep's time.
+PAUSE_PER_DRAW_S = 49
+
+
 class LiveReport:
     """`RUN_DIR/report/index.html` while the sweep runs, rewritten after each finished trial
     (`reports.live.write_live_report`).
 
-    Each call asks a background thread for a new page and returns at once, so the sweep
-    never waits for matplotlib; trials that end while a page is being drawn are in the next
-    one. A page that cannot be written is logged once and never stops the sweep. Use as a
-    context manager: leaving it draws the last page, marked finished.
+    Each call asks a background thread for a new page and returns at once; the thread draws
+    it in a separate process at the lowest CPU priority (`tuning.live_page`, `nice` 19), so
+    the sweep neither waits for matplotlib nor shares its interpreter lock with it. After a
+    page the thread rests `PAUSE_PER_DRAW_S` times as long as the page took, so drawing
+    stays under 2% of the sweep's time (BENCHMARKS.md): a sweep whose trials take longer
+    gets a page per trial, a fast one a page per few trials, each with every trial ended so
+    far. A page that cannot be written is logged once and never stops the sweep. Use as a
+    context manager: leaving it waits for a page being drawn and draws the last one, marked
+    finished, so that nothing writes into the report folder once the search has ended.
 
     Args:
         run_dir: The run directory.
@@ -97,10 +108,21 @@ class LiveReport:
     """
 
     def __init__(self, run_dir: Path, architectures, max_trials: int, objective: str):
-        self.run_dir, self.max_trials, self.objective = Path(run_dir), max_trials, objective
-        self.architectures = architectures
+        self.command = [
+            sys.executable,
+            "-P",  # not the working directory first on sys.path (a user's models.py there)
+            "-m",
+            "rnnsweep.tuning.live_page",
+            str(run_dir),
+            "--architectures",
+            ",".join(getattr(a, "name", a) for a in architectures),
+            "--max-trials",
+            str(max_trials),
+            "--objective",
+            objective,
+        ]
         self.pages = 0
-        self._wanted, self._closing, self._failed = threading.Event(), False, False
+        self._wanted, self._closed, self._failed = threading.Event(), threading.Event(), False
         self._thread = threading.Thread(target=self._draw_when_asked, name="rnnsweep-live-report", daemon=True)
 
     def __enter__(self) -> LiveReport:
@@ -111,7 +133,7 @@ class LiveReport:
         self._wanted.set()
 
     def __exit__(self, *exc) -> None:
-        self._closing = True
+        self._closed.set()
         self._wanted.set()
         self._thread.join()
         if exc[0] is None:
@@ -121,29 +143,21 @@ class LiveReport:
         while True:
             self._wanted.wait()
             self._wanted.clear()
-            if self._closing:
+            if self._closed.is_set():
                 return
+            started = time.monotonic()
             self._draw(finished=False)
+            self._closed.wait(PAUSE_PER_DRAW_S * (time.monotonic() - started))  # cut short at the end
 
     def _draw(self, *, finished: bool) -> None:
-        from rnnsweep.reports.live import write_live_report  # matplotlib: only once a page is drawn
-
-        try:
-            trials = collect_trials(self.run_dir, self.architectures, self.objective)
-            names = [a.name for a in self.architectures]
-            write_live_report(
-                self.run_dir,
-                trials,
-                architectures=names,
-                max_trials=self.max_trials,
-                objective=self.objective,
-                finished=finished,
-            )
+        command = [*self.command, "--finished"] if finished else self.command
+        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode == 0:
             self.pages += 1
-        except Exception as error:  # noqa: BLE001 - the page is a convenience; the sweep goes on
-            if not self._failed:
-                self._failed = True
-                logger.warning("the live report could not be written (%s); the sweep goes on", error)
+        elif not self._failed:  # the page is a convenience; the sweep goes on
+            self._failed = True
+            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            logger.warning("the live report could not be written (%s); the sweep goes on", last)
 
 
 class TrialWatcher:
