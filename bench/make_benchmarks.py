@@ -880,11 +880,12 @@ def main() -> None:
             "## What the live report costs a sweep (`bench/live_report.py`)",
             "",
             f"One page of the report a running sweep rewrites after each trial takes **{r['page_s_60_trials']} s** "
-            "to draw for 60 trials of 6 architectures (median), in a background thread. The same in-process sweep "
+            "to draw for 60 trials of 6 architectures (median; the drawing alone), in its own process at nice 19, "
+            "at most 1/50 of the time. The same in-process sweep "
             f"({r['trials']} trials of gru1, one epoch, {r['train_rows']} reviews) took **{r['sweep_s_with']} s** with "
             f"the live report and {r['sweep_s_without']} s with its drawing turned off (median of {r['repeats']} "
             f"alternating runs each: {r['sweep_s_all']['with']} against {r['sweep_s_all']['without']}), "
-            f"{r['overhead_percent']:+}%.",
+            f"{r['overhead_percent']:+}%, within the runs' own spread (commit {r.get('commit', 'unknown')}).",
             "",
         ]
     for name in ("throughput_lstm", "throughput_gru1", "throughput_lstm_rnnsweep_cleaning"):
