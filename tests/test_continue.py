@@ -7,7 +7,6 @@ import html
 import json
 import re
 import shlex
-import time
 import tomllib
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from conftest import TINY_OVERRIDES, make_reviews, write_csv
 from rnnsweep.data_prep.errors import InputError
 from rnnsweep.reports.build import load_run, next_step
 from rnnsweep.tuning import config as settings
-from rnnsweep.tuning import tuners
 from rnnsweep.tuning.cli import main
 from rnnsweep.tuning.config import (
     EXTENDS,
@@ -305,30 +303,6 @@ def test_a_bad_time_budget_is_refused_in_one_line(value):
         load_config(None, {"search": {"time_budget": value}})
 
 
-def test_no_trial_starts_after_the_deadline_and_the_oracle_says_it_cut_the_search(tmp_path):
-    hyperparameters = keras_tuner.HyperParameters()
-    hyperparameters.Choice("units", [8, 16, 32])
-    oracle = keras_tuner.oracles.RandomSearchOracle(
-        objective=keras_tuner.Objective("val_auc", "max"), max_trials=2, hyperparameters=hyperparameters
-    )
-    oracle._set_project_dir(str(tmp_path), "project")
-    tuners.stop_starting_trials_at(oracle, time.time() + 60)
-    first = oracle.create_trial("tuner0")
-    assert first.status == "RUNNING" and not oracle.cut_by_time and not tuners.past_deadline(oracle)
-    oracle.rnnsweep_deadline = time.time() - 1  # the budget has run out
-    assert oracle.create_trial("tuner0") is first  # the running trial is this tuner's still
-    assert oracle.create_trial("tuner1").status == "STOPPED"
-    assert oracle.cut_by_time and "tuner1" not in oracle.tuner_ids and len(oracle.trials) == 1
-    # At max_trials, a stop is keras-tuner's own, not the budget's.
-    full = keras_tuner.oracles.RandomSearchOracle(
-        objective=keras_tuner.Objective("val_auc", "max"), max_trials=1, hyperparameters=hyperparameters
-    )
-    full._set_project_dir(str(tmp_path), "full")
-    full.create_trial("tuner0")
-    tuners.stop_starting_trials_at(full, time.time() - 1)
-    assert full.create_trial("tuner1").status == "STOPPED" and not full.cut_by_time
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_time_budget_cuts_the_sweep_which_the_report_says_and_a_new_budget_continues(
@@ -437,7 +411,6 @@ def test_compare_pairs_runs_on_the_same_test_rows_and_says_why_not_otherwise(tmp
 @pytest.mark.parametrize("pooling", [("last",), ("last", "mean")])
 @pytest.mark.parametrize("name", ["lstm", "gru4", "bilstm"])
 def test_the_space_choices_are_the_builders_own(name, pooling):
-    import keras_tuner
 
     from rnnsweep.models import ARCHITECTURES, ModelSpec, build_model, default_search_space
     from rnnsweep.models.search_space import hyperparameter_choices
@@ -452,25 +425,6 @@ def test_the_space_choices_are_the_builders_own(name, pooling):
     )
     built = {parameter.name: tuple(parameter.values) for parameter in hp.space}
     assert hyperparameter_choices(ARCHITECTURES[name], space) == built
-
-
-def test_queued_values_go_to_the_first_new_trials_once(tmp_path):
-    hyperparameters = keras_tuner.HyperParameters()
-    hyperparameters.Choice("units", [8, 16, 32], default=16)
-    hyperparameters.Choice("learning_rate", [0.01, 0.001], default=0.001)
-    oracle = keras_tuner.oracles.RandomSearchOracle(
-        objective=keras_tuner.Objective("val_auc", "max"), max_trials=5, hyperparameters=hyperparameters, seed=1
-    )
-    oracle._set_project_dir(str(tmp_path), "project")
-    queue = [{"values": {"units": 32}, "source": "a"}, {"values": {"units": 32}, "source": "same again"}]
-    tuners.try_queued_first(oracle, queue)
-    first = oracle.create_trial("tuner0")
-    assert first.hyperparameters.values == {"units": 32, "learning_rate": 0.001}  # the rest: defaults
-    marker = json.loads((tmp_path / "project" / f"trial_{first.trial_id}" / "rnnsweep_enqueued.json").read_text())
-    assert marker == {"source": "a", "values": {"units": 32}}
-    second = oracle.create_trial("tuner1")  # the duplicate is skipped: the tuner's own choice
-    assert second.hyperparameters.values != first.hyperparameters.values
-    assert not (tmp_path / "project" / f"trial_{second.trial_id}" / "rnnsweep_enqueued.json").exists()
 
 
 def test_enqueued_and_warm_started_sets_are_the_first_trials_and_marked(tmp_path, tiny_csv, tiny_run):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from pathlib import Path
 
 import keras_tuner
@@ -196,3 +197,46 @@ def test_a_silent_workers_trial_is_taken_back_and_given_to_the_next_worker(tmp_p
     assert oracle.create_trial("tuner2").status == "STOPPED"
     assert tuners.chief_may_exit(oracle)
     assert json.loads((tmp_path / "project" / "oracle.json").read_text())["run_times"] == {"0": 1, "1": 1}
+
+
+def test_no_trial_starts_after_the_deadline_and_the_oracle_says_it_cut_the_search(tmp_path):
+    hyperparameters = keras_tuner.HyperParameters()
+    hyperparameters.Choice("units", [8, 16, 32])
+    oracle = keras_tuner.oracles.RandomSearchOracle(
+        objective=keras_tuner.Objective("val_auc", "max"), max_trials=2, hyperparameters=hyperparameters
+    )
+    oracle._set_project_dir(str(tmp_path), "project")
+    tuners.stop_starting_trials_at(oracle, time.time() + 60)
+    first = oracle.create_trial("tuner0")
+    assert first.status == "RUNNING" and not oracle.cut_by_time and not tuners.past_deadline(oracle)
+    oracle.rnnsweep_deadline = time.time() - 1  # the budget has run out
+    assert oracle.create_trial("tuner0") is first  # the running trial is this tuner's still
+    assert oracle.create_trial("tuner1").status == "STOPPED"
+    assert oracle.cut_by_time and "tuner1" not in oracle.tuner_ids and len(oracle.trials) == 1
+    # At max_trials, a stop is keras-tuner's own, not the budget's.
+    full = keras_tuner.oracles.RandomSearchOracle(
+        objective=keras_tuner.Objective("val_auc", "max"), max_trials=1, hyperparameters=hyperparameters
+    )
+    full._set_project_dir(str(tmp_path), "full")
+    full.create_trial("tuner0")
+    tuners.stop_starting_trials_at(full, time.time() - 1)
+    assert full.create_trial("tuner1").status == "STOPPED" and not full.cut_by_time
+
+
+def test_queued_values_go_to_the_first_new_trials_once(tmp_path):
+    hyperparameters = keras_tuner.HyperParameters()
+    hyperparameters.Choice("units", [8, 16, 32], default=16)
+    hyperparameters.Choice("learning_rate", [0.01, 0.001], default=0.001)
+    oracle = keras_tuner.oracles.RandomSearchOracle(
+        objective=keras_tuner.Objective("val_auc", "max"), max_trials=5, hyperparameters=hyperparameters, seed=1
+    )
+    oracle._set_project_dir(str(tmp_path), "project")
+    queue = [{"values": {"units": 32}, "source": "a"}, {"values": {"units": 32}, "source": "same again"}]
+    tuners.try_queued_first(oracle, queue)
+    first = oracle.create_trial("tuner0")
+    assert first.hyperparameters.values == {"units": 32, "learning_rate": 0.001}  # the rest: defaults
+    marker = json.loads((tmp_path / "project" / f"trial_{first.trial_id}" / "rnnsweep_enqueued.json").read_text())
+    assert marker == {"source": "a", "values": {"units": 32}}
+    second = oracle.create_trial("tuner1")  # the duplicate is skipped: the tuner's own choice
+    assert second.hyperparameters.values != first.hyperparameters.values
+    assert not (tmp_path / "project" / f"trial_{second.trial_id}" / "rnnsweep_enqueued.json").exists()
