@@ -50,6 +50,18 @@ def test_state_files_are_written_atomically_during_a_sweep_and_only_then(tmp_pat
     assert tuners._kt_utils.save_json is original  # put back after the sweep
 
 
+def plain_keras_tuner(run_dir: Path) -> keras_tuner.RandomSearch:
+    """keras-tuner's own tuner on the run's gru1 project, as keras-tuner alone would reload it."""
+    return keras_tuner.RandomSearch(
+        hypermodel=lambda hp: None,
+        objective=keras_tuner.Objective("val_auc", "max"),
+        max_trials=2,
+        directory=str(run_dir / "search"),
+        project_name="gru1",
+        overwrite=False,
+    )
+
+
 def test_a_reloaded_chief_project_does_not_queue_its_finished_trials(tmp_path, tiny_csv):
     config, run_dir = prepared_run(tmp_path, tiny_csv, **ONE_ARCHITECTURE)
     run_search(run_dir, config)
@@ -61,14 +73,7 @@ def test_a_reloaded_chief_project_does_not_queue_its_finished_trials(tmp_path, t
     oracle_file.write_text(json.dumps(state))
 
     data = load_prepared(run_dir)
-    plain = keras_tuner.RandomSearch(
-        hypermodel=lambda hp: None,
-        objective=keras_tuner.Objective("val_auc", "max"),
-        max_trials=2,
-        directory=str(run_dir / "search"),
-        project_name="gru1",
-        overwrite=False,
-    )
+    plain = plain_keras_tuner(run_dir)
     assert plain.oracle._retry_queue == ["1"]  # keras-tuner itself would train trial 1 again
     tuner = tuners.make_tuner(config, ARCHITECTURES["gru1"], data, run_dir / "search")
     assert tuner.oracle._retry_queue == [] and tuner.oracle.trials["1"].status == "COMPLETED"
@@ -80,14 +85,7 @@ def test_a_chief_continues_the_project_a_single_process_made(tmp_path, tiny_csv,
     for name, value in {"KERASTUNER_TUNER_ID": "chief", "KERASTUNER_ORACLE_IP": "127.0.0.1"}.items():
         monkeypatch.setenv(name, value)  # what `keras_tuner_environment` sets for the chief
     monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "1")
-    plain = keras_tuner.RandomSearch(
-        hypermodel=lambda hp: None,
-        objective=keras_tuner.Objective("val_auc", "max"),
-        max_trials=2,
-        directory=str(run_dir / "search"),
-        project_name="gru1",
-        overwrite=False,
-    )
+    plain = plain_keras_tuner(run_dir)
     assert plain.oracle.trials == {}  # keras-tuner's chief would train both trials again
     tuner = tuners.make_tuner(config, ARCHITECTURES["gru1"], load_prepared(run_dir), run_dir / "search")
     assert {trial.status for trial in tuner.oracle.trials.values()} == {"COMPLETED"}
