@@ -141,18 +141,16 @@ def parse_duration(key: str, value: float | str | None) -> float | None:
     """
     if value is None:
         return None
-    match = _DURATION.fullmatch(value.strip()) if isinstance(value, str) else None
-    if isinstance(value, bool):
-        seconds = None
-    elif isinstance(value, int | float):
+    seconds = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
-    elif re.fullmatch(r"\d+(?:\.\d+)?", value.strip()):  # "90" from the command line: seconds
-        seconds = float(value)
-    elif match and any(match.groups()):
-        hours, minutes, secs = (float(part or 0) for part in match.groups())
-        seconds = 3600 * hours + 60 * minutes + secs
-    else:
-        seconds = None
+    elif isinstance(value, str):
+        text, match = value.strip(), _DURATION.fullmatch(value.strip())
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):  # "90" from the command line: seconds
+            seconds = float(text)
+        elif match and any(match.groups()):
+            hours, minutes, secs = (float(part or 0) for part in match.groups())
+            seconds = 3600 * hours + 60 * minutes + secs
     if seconds is None or not seconds > 0:
         raise InputError(
             f"{key} must be a positive duration: seconds, or e.g. '90s', '45m', '2h', '1h30m'. Received: {value!r}"
