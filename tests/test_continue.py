@@ -477,3 +477,12 @@ def test_a_queued_set_outside_the_space_is_refused_in_one_line_before_anything_i
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"rnnsweep tune: error: {path}: ") and message in err[0], err
     assert not run_dir.exists()
+
+
+def test_hyperband_takes_no_queued_sets(tmp_path, tiny_csv):
+    from rnnsweep.tuning.warm_start import resolve_queue
+
+    sets = tmp_path / "sets.toml"
+    sets.write_text("[[gru1]]\nunits_1 = 8\n")
+    with pytest.raises(InputError, match=r"--enqueue and --warm-start work with the random and bayesian tuners"):
+        resolve_queue(sweep_config(tiny_csv, tuner="hyperband"), enqueue=sets)

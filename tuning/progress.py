@@ -121,7 +121,6 @@ class LiveReport:
             "--objective",
             objective,
         ]
-        self.pages = 0
         self._wanted, self._closed, self._failed = threading.Event(), threading.Event(), False
         self._thread = threading.Thread(target=self._draw_when_asked, name="rnnsweep-live-report", daemon=True)
 
@@ -151,10 +150,11 @@ class LiveReport:
 
     def _draw(self, *, finished: bool) -> None:
         command = [*self.command, "--finished"] if finished else self.command
-        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if done.returncode == 0:
-            self.pages += 1
-        elif not self._failed:  # the page is a convenience; the sweep goes on
+        # Its own session: a Ctrl-C at the terminal is the sweep's to answer, not the page's.
+        done = subprocess.run(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        if done.returncode != 0 and not self._failed:  # the page is a convenience; the sweep goes on
             self._failed = True
             last = (done.stderr.strip().splitlines() or ["no message"])[-1]
             logger.warning("the live report could not be written (%s); the sweep goes on", last)

@@ -90,11 +90,16 @@ def resolve_queue(config: Config, *, enqueue: str | Path | None = None, warm_sta
         {architecture: [{"values": {...}, "source": "..."}]}, the file's sets first.
 
     Raises:
-        InputError: An unreadable file, an architecture not in the sweep, a name that is
-            not one of the architecture's hyperparameters or a value outside its space (one
-            line naming the architecture and the key), or a warm-start run without trials.
+        InputError: The hyperband tuner, an unreadable file, an architecture not in the
+            sweep, a name that is not one of the architecture's hyperparameters or a value
+            outside its space (one line naming the architecture and the key), or a
+            warm-start run without trials.
     """
     search = config.search
+    if search.tuner == "hyperband":  # its trials carry its brackets' epochs, which a set cannot give
+        raise InputError(
+            "--enqueue and --warm-start work with the random and bayesian tuners; Received: tuner='hyperband'"
+        )
     choices = {
         a.name: hyperparameter_choices(a, default_search_space(a.name, search.space))
         for a in resolve_architectures(search.architectures, search.custom_architectures)
