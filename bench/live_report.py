@@ -89,7 +89,7 @@ def main() -> None:
             for side in ("with", "without"):
                 run_dir = Path(folder) / f"{side}-{repeat}"
                 data_stage(config, run_dir)  # not timed: the sweep's own seconds are compared
-                progress.LiveReport._draw = draw if side == "with" else lambda self, *, finished: None
+                progress.LiveReport._draw = draw if side == "with" else lambda self: None
                 tune_stage(config, run_dir, workers=1)
                 sweep_s[side].append(json.loads((run_dir / "timings.json").read_text())["search"])
                 if side == "with":

@@ -106,6 +106,7 @@ def dispatch(args: argparse.Namespace) -> int:
                 max_worker_restarts=args.max_worker_restarts,
                 enqueue=args.enqueue,
                 warm_start=args.warm_start,
+                finished_page=True,
             )
             print(RunLayout(run_dir).trials_csv)
         else:

@@ -99,6 +99,7 @@ def tune_stage(
     max_worker_restarts: int = DEFAULT_MAX_WORKER_RESTARTS,
     enqueue: str | Path | None = None,
     warm_start: str | None = None,
+    finished_page: bool = False,
 ):
     """Run or resume the sweep, preparing the data first if the run has none.
 
@@ -119,6 +120,8 @@ def tune_stage(
             the tuner's own choices (default None; see `warm_start.resolve_queue`).
         warm_start: `RUN_DIR[:K]`: another run's K best completed trials per architecture
             (K default 3), tried first too (default None).
+        finished_page: Leave the live report's last page, marked "search finished", in
+            `RUN_DIR/report/` (default False: a report follows, as in `run_all`).
 
     Returns:
         The trials table.
@@ -156,8 +159,18 @@ def tune_stage(
     workers = 1 if role is not None else resolve_workers(workers, config.search, tuner_options=tuner_options)
     with _timed(run_dir, "search", summed=True) if role is None else contextlib.nullcontext():
         if workers > 1:
-            return _sweep_with_workers(run_dir, config, workers=workers, max_restarts=max_worker_restarts)
-        return _run_search(run_dir, config, tuner_options=tuner_options, role=role)
+            table = _sweep_with_workers(run_dir, config, workers=workers, max_restarts=max_worker_restarts)
+        else:
+            table = _run_search(run_dir, config, tuner_options=tuner_options, role=role)
+    if finished_page and role is None:
+        from rnnsweep.reports.live import write_live_report
+
+        search = config.search
+        names = [a.name for a in resolve_architectures(search.architectures, search.custom_architectures)]
+        write_live_report(
+            run_dir, table, architectures=names, max_trials=search.max_trials, objective=search.objective, finished=True
+        )
+    return table
 
 
 def _sweep_with_workers(run_dir: Path, config: Config, *, workers: int, max_restarts: int):

@@ -97,8 +97,9 @@ class LiveReport:
     stays under 2% of the sweep's time (BENCHMARKS.md): a sweep whose trials take longer
     gets a page per trial, a fast one a page per few trials, each with every trial ended so
     far. A page that cannot be written is logged once and never stops the sweep. Use as a
-    context manager: leaving it waits for a page being drawn and draws the last one, marked
-    finished, so that nothing writes into the report folder once the search has ended.
+    context manager: leaving it stops a page being drawn, so that nothing writes into the
+    report folder once the search has ended (`pipeline.tune_stage` draws the last page,
+    marked finished, for a `tune` command that no report follows).
 
     Args:
         run_dir: The run directory.
@@ -122,6 +123,7 @@ class LiveReport:
             objective,
         ]
         self._wanted, self._closed, self._failed = threading.Event(), threading.Event(), False
+        self._page = None
         self._thread = threading.Thread(target=self._draw_when_asked, name="rnnsweep-live-report", daemon=True)
 
     def __enter__(self) -> LiveReport:
@@ -134,9 +136,10 @@ class LiveReport:
     def __exit__(self, *exc) -> None:
         self._closed.set()
         self._wanted.set()
+        page = self._page
+        if page is not None and page.poll() is None:
+            page.terminate()  # the search has ended: what comes next (the report) replaces the page
         self._thread.join()
-        if exc[0] is None:
-            self._draw(finished=True)
 
     def _draw_when_asked(self) -> None:
         while True:
@@ -145,18 +148,18 @@ class LiveReport:
             if self._closed.is_set():
                 return
             started = time.monotonic()
-            self._draw(finished=False)
+            self._draw()
             self._closed.wait(PAUSE_PER_DRAW_S * (time.monotonic() - started))  # cut short at the end
 
-    def _draw(self, *, finished: bool) -> None:
-        command = [*self.command, "--finished"] if finished else self.command
+    def _draw(self) -> None:
         # Its own session: a Ctrl-C at the terminal is the sweep's to answer, not the page's.
-        done = subprocess.run(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+        self._page = subprocess.Popen(
+            self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
         )
-        if done.returncode != 0 and not self._failed:  # the page is a convenience; the sweep goes on
-            self._failed = True
-            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        _, stderr = self._page.communicate()
+        if self._page.returncode != 0 and not self._closed.is_set() and not self._failed:
+            self._failed = True  # the page is a convenience; the sweep goes on
+            last = (stderr.strip().splitlines() or ["no message"])[-1]
             logger.warning("the live report could not be written (%s); the sweep goes on", last)
 
 
