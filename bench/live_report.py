@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -65,6 +66,7 @@ def main() -> None:
     from rnnsweep.tuning.threads import configure_threads
 
     configure_threads()
+    os.environ["RNNSWEEP_LIVE_REPORT"] = "1"  # measured here, whatever the caller's environment says
     from rnnsweep.tuning import progress
     from rnnsweep.tuning.config import load_config
     from rnnsweep.tuning.pipeline import data_stage, tune_stage

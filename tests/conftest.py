@@ -33,6 +33,9 @@ def pytest_configure(config):
     folder = Path(tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}" / "rnnsweep-cache"
     folder.mkdir(parents=True, exist_ok=True)
     os.environ["RNNSWEEP_CACHE"] = str(folder)
+    # No one watches the tests' sweeps: no live report pages (a process each), except where a
+    # test turns them on to check them (tests/test_continue.py).
+    os.environ["RNNSWEEP_LIVE_REPORT"] = "0"
 
 
 @pytest.fixture(autouse=True)

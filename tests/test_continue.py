@@ -247,6 +247,7 @@ def test_the_reports_next_lines_are_commands_that_do_what_they_say(tmp_path, tin
     # "--workers auto" is one process here (a chief continuing a one-process sweep is
     # tests/test_keras_tuner_shims.py's), and each live page is kept as a browser would read it.
     monkeypatch.setattr(distributed, "available_cores", lambda: 1)
+    monkeypatch.setenv("RNNSWEEP_LIVE_REPORT", "1")  # off for the other tests (conftest.py)
     pages, draw = [], progress.LiveReport._draw
 
     def kept(self):

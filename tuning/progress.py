@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -84,6 +85,8 @@ class Progress:
 # After a live page, its drawer rests this many seconds per second the page took: drawing
 # takes at most 1/50 of a sweep's time.
 PAUSE_PER_DRAW_S = 49
+# Set to "0" to turn the live report off (a CI machine with no one to watch; the test suite).
+LIVE_REPORT_ENV = "RNNSWEEP_LIVE_REPORT"
 
 
 class LiveReport:
@@ -100,6 +103,8 @@ class LiveReport:
     context manager: leaving it stops a page being drawn, so that nothing writes into the
     report folder once the search has ended (`pipeline.tune_stage` draws the last page,
     marked finished, for a `tune` command that no report follows).
+
+    `RNNSWEEP_LIVE_REPORT=0` in the environment turns it off.
 
     Args:
         run_dir: The run directory.
@@ -124,16 +129,20 @@ class LiveReport:
         ]
         self._wanted, self._closed, self._failed = threading.Event(), threading.Event(), False
         self._page = None
+        self.enabled = os.environ.get(LIVE_REPORT_ENV, "1") != "0"
         self._thread = threading.Thread(target=self._draw_when_asked, name="rnnsweep-live-report", daemon=True)
 
     def __enter__(self) -> LiveReport:
-        self._thread.start()
+        if self.enabled:
+            self._thread.start()
         return self
 
     def __call__(self) -> None:
         self._wanted.set()
 
     def __exit__(self, *exc) -> None:
+        if not self.enabled:
+            return
         self._closed.set()
         self._wanted.set()
         page = self._page
