@@ -11,10 +11,10 @@ from rnnsweep.data_prep.errors import InputError
 from rnnsweep.data_prep.files import write_atomically
 from rnnsweep.data_prep.layout import RunLayout, read_trials
 from rnnsweep.data_prep.run_dir import require_run_dir
-from rnnsweep.models import objective as objectives
 from rnnsweep.models.architectures import resolve_architectures
 from rnnsweep.models.search_space import default_search_space, hyperparameter_choices
 from rnnsweep.tuning.config import Config, read_saved_settings
+from rnnsweep.tuning.trials import best_trials
 
 DEFAULT_WARM_START_TOP = 3
 
@@ -68,9 +68,9 @@ def parse_warm_start(value: str) -> tuple[Path, int]:
     Raises:
         InputError: K is not a whole number > 0.
     """
-    run_dir, _, top = str(value).rpartition(":") if ":" in str(value) else (str(value), "", "")
-    if not top:
-        return Path(run_dir), DEFAULT_WARM_START_TOP
+    run_dir, colon, top = str(value).rpartition(":")
+    if not colon:
+        return Path(value), DEFAULT_WARM_START_TOP
     if not top.isdigit() or int(top) < 1:
         raise InputError(f"--warm-start takes RUN_DIR or RUN_DIR:K with K a whole number > 0. Received: {value!r}")
     return Path(run_dir), int(top)
@@ -125,10 +125,8 @@ def resolve_queue(config: Config, *, enqueue: str | Path | None = None, warm_sta
             raise InputError(f"{run_dir}: no trials.csv, so nothing to warm-start from; check --warm-start")
         objective = (read_saved_settings(run_dir) or {}).get("search", {}).get("objective", "val_auc")
         trials = read_trials(run_dir)
-        completed = trials[trials["status"] == "COMPLETED"]
         for architecture in choices:
-            part = completed[completed["architecture"] == architecture]
-            part = part.sort_values("objective", ascending=objectives.direction(objective) == "min").head(top)
+            part = best_trials(trials[trials["architecture"] == architecture], objective=objective, top=top)
             for row in part.to_dict("records"):
                 values = {k[3:]: v for k, v in row.items() if k.startswith("hp_") and v == v}  # v == v: not NaN
                 where = f"--warm-start {run_dir}: {architecture} trial {row['trial_id']}"
